@@ -105,22 +105,35 @@ class Measurement(Provenanced):
     # What the EHR sent, kept for display and audit when a conversion was applied.
     original_value: float | None = None
     original_unit: str | None = None
+    # "<", "<=", ">", ">=" when the EHR reported a bound ("<5", ">90") rather than a value.
+    comparator: str | None = None
+    code: str | None = None  # the LOINC code the value was reported under
+    status: str | None = None  # Observation.status: preliminary | final | amended | corrected
+    # For computed values (BMI from weight and height): every resource used.
+    derived_from: tuple[str, ...] = ()
 
 
 class ConditionFact(Provenanced):
+    """`present` False means the record says it is over (resolved, inactive, not pregnant);
+    an absent fact (None on ClinicalFacts) means the record says nothing."""
+
     present: bool = True
     code: str | None = None
     display: str | None = None
     onset: date | None = None
+    clinical_status: str | None = None  # Condition.clinicalStatus code as sent
 
 
 class DiabetesFact(ConditionFact):
     type: DiabetesType = DiabetesType.UNSPECIFIED
     duration_years: float | None = None
+    # The Condition whose onset gave the duration, when it is not `source`.
+    onset_source: str | None = None
 
 
 class SmokingFact(Provenanced):
     status: SmokingStatus
+    code: str | None = None  # the answer code (SNOMED or LOINC LA) as sent
 
 
 class MedicationFact(Provenanced):
@@ -146,6 +159,8 @@ class ImageRef(Provenanced):
     study_uid: str | None = None
     series_uid: str | None = None
     instance_uid: str | None = None
+    # ImagingStudy: the Endpoint reference (or its WADO-RS base address when resolved).
+    endpoint: str | None = None
 
 
 class ClinicalFacts(_Frozen):
