@@ -12,6 +12,7 @@ Canonical units (what `Measurement.value` is in):
 
 from __future__ import annotations
 
+import datetime as _dt
 from datetime import date
 from enum import StrEnum
 
@@ -96,7 +97,8 @@ class Provenanced(_Frozen):
     """Where a fact came from: the resource reference ("Observation/123") and its date."""
 
     source: str
-    date: date | None = None
+    # `_dt.date`: a field named `date` shadows the type while pydantic reads the annotations.
+    date: _dt.date | None = None
 
 
 class Measurement(Provenanced):
