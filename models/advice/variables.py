@@ -1,0 +1,241 @@
+"""The variables rules may read: a flat, typed view of ClinicalFacts + grading + context.
+
+Rule conditions and templates name variables from `VARIABLES` only (checked when the
+knowledge base loads), so the YAML cannot reach into Python objects. Each variable keeps
+the provenance of the fact it came from, which becomes the item's `facts_used`.
+Values are in the canonical units of models.clinical_facts (hba1c %, lipids mmol/L, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from models.advice.types import AdviceContext, FactUsed
+from models.clinical_facts import ClinicalFacts, ConditionFact, MedicationClass
+from models.grader.result import PatientGrading
+
+Scalar = float | bool | str
+
+
+@dataclass(frozen=True)
+class Var:
+    value: Scalar
+    unit: str | None = None
+    source: str | None = None
+    when: date | None = None
+
+    def fact_used(self, name: str) -> FactUsed:
+        return FactUsed(
+            name=name,
+            value=_display(self.value),
+            unit=self.unit,
+            source=self.source,
+            date=self.when,
+        )
+
+
+def _display(v: Scalar) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return v
+
+
+_MEASUREMENTS: tuple[str, ...] = (
+    "hba1c",
+    "fasting_glucose",
+    "sbp",
+    "dbp",
+    "heart_rate",
+    "bmi",
+    "weight",
+    "total_cholesterol",
+    "ldl",
+    "hdl",
+    "triglycerides",
+    "egfr",
+    "uacr",
+    "alt",
+    "ast",
+    "ggt",
+)
+_CONDITIONS: tuple[str, ...] = (
+    "hypertension",
+    "ckd",
+    "ascvd",
+    "heart_failure",
+    "prior_dr",
+    "prior_dme",
+    "pregnancy",
+)
+_NUMERIC_OTHER: tuple[str, ...] = (
+    "age",
+    "diabetes_duration_years",
+    "dr_grade_max",
+    "eyes_graded",
+    "eyes_ungradable",
+    "eye_exam_age_days",
+)
+_BOOL_OTHER: tuple[str, ...] = (
+    "dme_any",
+    "referable_any",
+    "grading_present",
+    "frail",
+    "severe_hypoglycaemia_history",
+    "limited_life_expectancy",
+)
+_STR_OTHER: tuple[str, ...] = (
+    "sex",
+    "diabetes_type",
+    "smoking",
+    "ckd_stage",
+    "population",
+    "alcohol",
+)
+
+# Name -> kind ("number" | "bool" | "str"). The knowledge-base validator checks operators
+# against these kinds.
+VARIABLES: dict[str, str] = {
+    **{m: "number" for m in _MEASUREMENTS},
+    **{f"{m}_age_days": "number" for m in _MEASUREMENTS},
+    **{c: "bool" for c in _CONDITIONS},
+    **{f"on_{c.value}": "bool" for c in MedicationClass},
+    **{n: "number" for n in _NUMERIC_OTHER},
+    **{n: "bool" for n in _BOOL_OTHER},
+    **{n: "str" for n in _STR_OTHER},
+}
+
+# Derived display values templates may use besides the variables themselves.
+DISPLAY_ONLY: dict[str, str] = {
+    "hba1c_mmol_mol": "hba1c",
+    "ldl_mg_dl": "ldl",
+    "triglycerides_mg_dl": "triglycerides",
+    "fasting_glucose_mg_dl": "fasting_glucose",
+}
+
+
+def _condition(c: ConditionFact | None) -> Var | None:
+    if c is None:
+        return None
+    return Var(c.present, source=c.source, when=c.date or c.onset)
+
+
+def build_variables(
+    facts: ClinicalFacts, grading: PatientGrading | None, context: AdviceContext
+) -> dict[str, Var]:
+    """Every variable that has a value; a missing one is simply absent."""
+    out: dict[str, Var] = {}
+    for name in _MEASUREMENTS:
+        m = facts.measurements.get(name)
+        if m is None:
+            continue
+        out[name] = Var(float(m.value), unit=m.unit, source=m.source, when=m.date)
+        if m.date is not None:
+            age = (facts.as_of - m.date).days
+            out[f"{name}_age_days"] = Var(float(age), unit="d", source=m.source, when=m.date)
+    for name in _CONDITIONS:
+        v = _condition(getattr(facts, name))
+        if v is not None:
+            out[name] = v
+    if facts.age_years is not None:
+        out["age"] = Var(float(facts.age_years), unit="a", source=facts.patient_ref)
+    out["sex"] = Var(facts.sex.value, source=facts.patient_ref)
+    if facts.diabetes is not None and facts.diabetes.present:
+        d = facts.diabetes
+        out["diabetes_type"] = Var(d.type.value, source=d.source, when=d.date or d.onset)
+        if d.duration_years is not None:
+            out["diabetes_duration_years"] = Var(
+                float(d.duration_years), unit="a", source=d.source, when=d.onset
+            )
+    if facts.ckd_stage is not None:
+        src = facts.ckd.source if facts.ckd else None
+        out["ckd_stage"] = Var(facts.ckd_stage, source=src)
+    if facts.smoking is not None:
+        out["smoking"] = Var(
+            facts.smoking.status.value, source=facts.smoking.source, when=facts.smoking.date
+        )
+    for cls in MedicationClass:
+        meds = [m for m in facts.medications if m.drug_class == cls]
+        if meds:
+            out[f"on_{cls.value}"] = Var(True, source=meds[0].source, when=meds[0].date)
+        else:
+            # Absence of a medication is a fact of the medication list, not a missing value.
+            out[f"on_{cls.value}"] = Var(False, source="MedicationStatement list")
+    _grading_variables(grading, out)
+    _context_variables(context, facts.as_of, out)
+    return out
+
+
+def _grading_variables(grading: PatientGrading | None, out: dict[str, Var]) -> None:
+    if grading is None:
+        out["grading_present"] = Var(False)
+        return
+    out["grading_present"] = Var(True, source=f"model {grading.model.name} {grading.model.version}")
+    grades: list[tuple[int, str]] = []
+    dme: list[tuple[bool, str]] = []
+    referable: list[bool] = []
+    ungradable = 0
+    for eye in grading.eyes:
+        img = eye.decisive
+        if img is None:
+            ungradable += 1
+            continue
+        ref = f"{eye.laterality.value} eye image {img.image_id}"
+        if img.dr_grade is not None:
+            grades.append((img.dr_grade.grade, ref))
+        if img.dme is not None:
+            dme.append((img.dme.positive, ref))
+        if img.referable is not None:
+            referable.append(img.referable.positive)
+    out["eyes_graded"] = Var(float(len(grading.eyes) - ungradable))
+    out["eyes_ungradable"] = Var(float(ungradable))
+    if grades:
+        worst = max(grades)
+        out["dr_grade_max"] = Var(float(worst[0]), source=worst[1])
+    if dme:
+        pos = [r for p, r in dme if p]
+        out["dme_any"] = Var(bool(pos), source=pos[0] if pos else dme[0][1])
+    if referable:
+        out["referable_any"] = Var(any(referable))
+
+
+def _context_variables(ctx: AdviceContext, as_of: date, out: dict[str, Var]) -> None:
+    for name in ("frail", "severe_hypoglycaemia_history", "limited_life_expectancy"):
+        v = getattr(ctx, name)
+        if v is not None:
+            out[name] = Var(bool(v), source="advice context")
+    out["population"] = Var(ctx.population.value, source="advice context")
+    out["alcohol"] = Var(ctx.alcohol.value, source="advice context")
+    if ctx.last_eye_exam is not None:
+        out["eye_exam_age_days"] = Var(
+            float((as_of - ctx.last_eye_exam).days), unit="d", source="advice context"
+        )
+
+
+def display_values(variables: dict[str, Var]) -> dict[str, str]:
+    """Formatted strings for templates: '7.9', '63' (HbA1c mmol/mol), '2.6' ..."""
+    out: dict[str, str] = {}
+    for name, var in variables.items():
+        out[name] = _fmt(name, var.value)
+    if "hba1c" in variables:
+        pct = float(variables["hba1c"].value)
+        out["hba1c_mmol_mol"] = f"{round((pct - 2.15) * 10.929):d}"
+    if "ldl" in variables:
+        out["ldl_mg_dl"] = f"{round(float(variables['ldl'].value) * 38.67):d}"
+    if "triglycerides" in variables:
+        out["triglycerides_mg_dl"] = f"{round(float(variables['triglycerides'].value) * 88.57):d}"
+    if "fasting_glucose" in variables:
+        out["fasting_glucose_mg_dl"] = f"{round(float(variables['fasting_glucose'].value) * 18):d}"
+    return out
+
+
+def _fmt(name: str, v: Scalar) -> str:
+    if isinstance(v, bool) or isinstance(v, str):
+        return _display(v)
+    if name in ("sbp", "dbp", "age", "heart_rate", "uacr", "egfr", "dr_grade_max") or name.endswith(
+        "_age_days"
+    ):
+        return f"{round(v):d}"
+    return f"{v:.1f}" if abs(v) < 100 else f"{round(v):d}"
