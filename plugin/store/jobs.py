@@ -105,7 +105,7 @@ class JobAttempt:
 class JobRepository:
     def __init__(self, db: Database, clock: Clock = utc_now) -> None:
         self._db = db
-        self._clock = clock
+        self.clock = clock
 
     # -- producers ---------------------------------------------------------------------
 
@@ -126,7 +126,7 @@ class JobRepository:
             raise ValueError("max_attempts must be at least 1")
         payload_text = canonical_json(dict(payload))
         payload_hash = sha256_hex(payload_text)
-        now_ms = to_ms(self._clock())
+        now_ms = to_ms(self.clock())
         with self._db.transaction() as tx:
             created = tx.execute(
                 "INSERT INTO jobs (id, kind, idempotency_key, payload, payload_sha256, status,"
@@ -204,7 +204,7 @@ class JobRepository:
         """Cheap read-only poll, so idle workers do not take the write lock."""
         if not kinds:
             return False
-        now_ms = to_ms(self._clock())
+        now_ms = to_ms(self.clock())
         with self._db.read() as tx:
             row = tx.fetchone(
                 "SELECT 1 AS due FROM jobs WHERE (status = 'queued' AND run_after_ms <= ?"
@@ -218,7 +218,7 @@ class JobRepository:
         """Re-queues jobs whose lease expired, then takes the oldest due job of `kinds`."""
         if not kinds:
             return None
-        now_ms = to_ms(self._clock())
+        now_ms = to_ms(self.clock())
         token = uuid.uuid4().hex
         with self._db.transaction() as tx:
             _recover_expired(tx, now_ms)
@@ -250,7 +250,7 @@ class JobRepository:
     ) -> bool:
         """Extends the lease (and records progress when given); False if the lease was
         lost, in which case the runner must stop."""
-        now_ms = to_ms(self._clock())
+        now_ms = to_ms(self.clock())
         sets = ["lease_expires_ms = ?", "updated_ms = ?"]
         params: list[Any] = [now_ms + _ms(lease), now_ms]
         if progress is not None:
@@ -273,7 +273,7 @@ class JobRepository:
         """Marks the job succeeded; False if the lease was lost (the result is dropped:
         the current lease holder will produce its own)."""
         result_text = canonical_json(dict(result)) if result is not None else None
-        now_ms = to_ms(self._clock())
+        now_ms = to_ms(self.clock())
         with self._db.transaction() as tx:
             changed = tx.execute(
                 "UPDATE jobs SET status = 'succeeded', result = ?, error = NULL, progress = 100,"
@@ -292,7 +292,7 @@ class JobRepository:
         """Records a failed run. Retryable failures re-queue the job (due at `retry_at`)
         while attempts remain; otherwise it fails for good. Returns the new status, or
         None if the lease was lost. `error` must be a message safe to show."""
-        now_ms = to_ms(self._clock())
+        now_ms = to_ms(self.clock())
         with self._db.transaction() as tx:
             row = tx.fetchone(
                 "UPDATE jobs SET"
