@@ -17,7 +17,7 @@ from smart_launch.errors import SmartAuthError, TokenResponseError
 from smart_launch.scopes import GrantedScopes
 
 # FHIR R4 id: 1..64 of [A-Za-z0-9-.]. Context ids end up in URLs, so malformed ones are refused.
-_FHIR_ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+FHIR_ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 OAUTH_ERROR_MESSAGES: dict[str, str] = {
     "invalid_grant": "The sign-in code or session was not accepted by the EHR "
@@ -73,7 +73,7 @@ class TokenResponse(BaseModel):
     @field_validator("patient", "encounter")
     @classmethod
     def _fhir_id(cls, value: str | None) -> str | None:
-        if value is not None and not _FHIR_ID_RE.match(value):
+        if value is not None and not FHIR_ID_RE.match(value):
             raise ValueError("not a FHIR resource id")
         return value
 
