@@ -179,6 +179,13 @@ def _check_codestream(frame: bytes, h: DicomHeader) -> None:
         )
 
 
+def unpad_jpeg(frame: bytes) -> bytes:
+    """A JPEG frame without the pad byte DICOM adds to odd-length fragments (PS3.5 A.4)."""
+    if frame.endswith(b"\xff\xd9\x00"):
+        return frame[:-1]
+    return frame
+
+
 def to_rgb8(arr: npt.NDArray[Any], h: DicomHeader) -> RGB:
     """Decoded pixels (photometric already RGB or MONOCHROME) -> H x W x 3 uint8."""
     if arr.ndim == 2:

@@ -34,6 +34,7 @@ from plugin.imaging.decode import (
     header_from_dataset,
     header_from_json,
     read_dicom,
+    unpad_jpeg,
 )
 from plugin.imaging.dicomweb import (
     TS_ANY,
@@ -316,7 +317,7 @@ class StudyRetriever:
         rgb = decode_dataset(ds, header, self._settings.limits)
         encoded = None
         if header.transfer_syntax_uid == TS_JPEG_BASELINE:
-            encoded = get_frame(ds.PixelData, 0, number_of_frames=header.frames)
+            encoded = unpad_jpeg(get_frame(ds.PixelData, 0, number_of_frames=header.frames))
         return rgb, header, encoded
 
     def _via_frames(
@@ -343,5 +344,5 @@ class StudyRetriever:
             return decode_raw_frame(frame.data, header, limits), header, None
         if frame.media_type in ("image/jpeg", "image/jp2"):
             rgb = decode_compressed_frame(frame.data, header, limits)
-            return rgb, header, frame.data if frame.media_type == "image/jpeg" else None
+            return rgb, header, unpad_jpeg(frame.data) if frame.media_type == "image/jpeg" else None
         raise ImageFetchFailed(FetchErrorCode.UNSUPPORTED, f"frame media type {frame.media_type}")

@@ -1,0 +1,150 @@
+"""Real servers for the image layer's integration tests: a private Orthanc (DICOMweb, basic
+auth) on loopback, a bearer-token proxy in front of it, an endpoint that never answers, and a
+small FHIR client for the real FHIR server (fixture fhir_base_url)."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+from plugin.local_servers.orthanc import LocalOrthanc
+
+PACS_USER = "deepdr"
+
+
+class FhirTestClient:
+    """read/search/create over plain httpx: a stand-in with the FHIR gateway's interface,
+    talking to the real FHIR server."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            timeout=30, headers={"Accept": "application/fhir+json"}, follow_redirects=False
+        )
+        self.reads: list[str] = []
+
+    def close(self) -> None:
+        self._http.close()
+
+    def read(self, resource_type: str, resource_id: str) -> dict[str, Any]:
+        self.reads.append(f"{resource_type}/{resource_id}")
+        r = self._http.get(f"{self.base_url}/{resource_type}/{resource_id}")
+        if r.status_code != 200:
+            err = RuntimeError(f"HTTP {r.status_code}")
+            err.status = r.status_code  # type: ignore[attr-defined]
+            raise err
+        data: dict[str, Any] = r.json()
+        return data
+
+    def search(self, resource_type: str, params: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        url: str | None = f"{self.base_url}/{resource_type}"
+        query: list[tuple[str, str]] | None = list(params)
+        while url:
+            r = self._http.get(url, params=query)
+            r.raise_for_status()
+            bundle = r.json()
+            out += [e["resource"] for e in bundle.get("entry", []) if "resource" in e]
+            url = next(
+                (lk["url"] for lk in bundle.get("link", []) if lk["relation"] == "next"), None
+            )
+            query = None
+        return out
+
+    def create(self, resource: dict[str, Any]) -> dict[str, Any]:
+        r = self._http.post(
+            f"{self.base_url}/{resource['resourceType']}",
+            json=resource,
+            headers={"Content-Type": "application/fhir+json"},
+        )
+        assert r.status_code == 201, r.text
+        created: dict[str, Any] = r.json()
+        return created
+
+
+@pytest.fixture(scope="session")
+def fhir_client(fhir_base_url: str) -> Iterator[FhirTestClient]:
+    client = FhirTestClient(fhir_base_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def pacs_password() -> str:
+    return secrets.token_urlsafe(16)
+
+
+@pytest.fixture(scope="session")
+def orthanc(pacs_password: str) -> Iterator[LocalOrthanc]:
+    """A private Orthanc with DICOMweb on a free loopback port; basic auth required."""
+    with LocalOrthanc(users={PACS_USER: pacs_password}) as pacs:
+        yield pacs
+
+
+class _Proxy(ThreadingHTTPServer):
+    daemon_threads = True
+    upstream: str
+    upstream_auth: tuple[str, str]
+    token: str
+
+
+class _BearerProxyHandler(BaseHTTPRequestHandler):
+    """Requires `Authorization: Bearer <token>`; forwards GETs to Orthanc with basic auth."""
+
+    server: _Proxy
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        pass
+
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization") != f"Bearer {self.server.token}":
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", "Bearer")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        headers = {"Accept": self.headers.get("Accept", "*/*")}
+        r = httpx.get(
+            self.server.upstream + self.path,
+            headers=headers,
+            auth=self.server.upstream_auth,
+            timeout=30,
+        )
+        self.send_response(r.status_code)
+        for name in ("Content-Type",):
+            if name in r.headers:
+                self.send_header(name, r.headers[name])
+        self.send_header("Content-Length", str(len(r.content)))
+        self.end_headers()
+        self.wfile.write(r.content)
+
+
+@pytest.fixture(scope="session")
+def bearer_pacs(orthanc: LocalOrthanc, pacs_password: str) -> Iterator[tuple[str, str]]:
+    """(DICOMweb base URL behind a bearer-token proxy, the token it accepts)."""
+    server = _Proxy(("127.0.0.1", 0), _BearerProxyHandler)
+    server.upstream = orthanc.base_url
+    server.upstream_auth = (PACS_USER, pacs_password)
+    server.token = secrets.token_urlsafe(16)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/dicom-web", server.token
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def silent_endpoint() -> Iterator[str]:
+    """A loopback port that accepts connections and never answers (for timeouts)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/dicom-web"
+    sock.close()
