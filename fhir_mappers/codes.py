@@ -196,3 +196,92 @@ SNOMED_EYE_SIDE: dict[str, str] = {
 }
 SNOMED_EYE_UNSIDED = frozenset({"40638003", "81745001", "51440002"})
 """Structure of both eyes; Eye structure; Bilateral: an eye, side not stated."""
+
+# --- Outbound: what our write-back carries (fhir_mappers.outbound) ------------------------
+# Sources checked (2025): loinc.org answer list LL2117-1 (used by 71490-7 / 71491-5); VSAC
+# value set 2.16.840.1.113883.3.464.1003.1266 (CMS131 "Diabetic Retinopathy Severity Level",
+# same five LA codes); HL7 AI Transparency IG (AIAST); HL7 Ophthalmology IG (report category);
+# HL7 FHIR R4 value sets. Where no standard code could be verified we use DEEPDR_CODES rather
+# than guess a SNOMED id.
+V3_OBSERVATION_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+DATA_ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+DEEPDR_WRITE_KEY = f"{DEEPDR_BASE}/CodeSystem/write-key"
+"""meta.tag system carrying a Provenance's idempotency key (R4 Provenance has no identifier)."""
+DEEPDR_ADVICE_RULE = f"{DEEPDR_BASE}/CodeSystem/advice-rule"
+DEEPDR_ADVICE_SECTION = f"{DEEPDR_BASE}/CodeSystem/advice-section"
+
+Code = tuple[str, str]
+"""(code, display)."""
+
+# DR severity per eye, "by Ophthalmoscopy" (ordinal, answer list LL2117-1). No fundus-photo
+# specific per-eye LOINC exists; CMS131 (eCQM diabetic eye exam) reads these same codes.
+LOINC_DR_SEVERITY: dict[str, Code] = {
+    "left": ("71490-7", "Left eye Diabetic retinopathy severity level by Ophthalmoscopy"),
+    "right": ("71491-5", "Right eye Diabetic retinopathy severity level by Ophthalmoscopy"),
+}
+LOINC_DR_SEVERITY_ANSWERS: tuple[Code, ...] = (
+    ("LA18643-9", "No apparent retinopathy"),
+    ("LA18644-7", "Mild non-proliferative retinopathy"),
+    ("LA18645-4", "Moderate non-proliferative retinopathy"),
+    ("LA18646-2", "Severe non-proliferative retinopathy"),
+    ("LA18648-8", "Proliferative retinopathy"),
+)
+"""Indexed by ICDR grade 0..4. LL2117-1 has no LA18647-0: proliferative is LA18648-8."""
+LOINC_MACULAR_EDEMA: dict[str, Code] = {
+    "left": ("71488-1", "Left eye Macular edema by Ophthalmoscopy"),
+    "right": ("71489-9", "Right eye Macular edema by Ophthalmoscopy"),
+}
+# Report code: "Retinal eye screening report Document" (order and observation). Not 105914-6:
+# LOINC defines that term for FDA-cleared autonomous AI, which our reference model is not.
+LOINC_RETINAL_SCREENING_REPORT: Code = ("103592-2", "Retinal eye screening report Document")
+
+# SNOMED CT. Present/Absent qualifiers: as in HL7 IG value sets; eye sites: HL7 Ophthalmology
+# IG body-site value set (descendants of 371398005); 394594003: the Ophthalmology IG's fixed
+# DiagnosticReport.category; 698360004: Synthea/Android FHIR diabetes care plans; 3457005:
+# root of the FHIR "SNOMED CT Patient Referral" value set.
+SNOMED_PRESENT: Code = ("52101004", "Present")
+SNOMED_ABSENT: Code = ("2667000", "Absent")
+SNOMED_EYE_SITE: dict[str, Code] = {
+    "left": ("8966001", "Left eye structure"),
+    "right": ("18944008", "Right eye structure"),
+}
+SNOMED_OPHTHALMOLOGY: Code = ("394594003", "Ophthalmology")
+SNOMED_DIABETES_SELF_MANAGEMENT_PLAN: Code = ("698360004", "Diabetes self management plan")
+SNOMED_PATIENT_REFERRAL: Code = ("3457005", "Patient referral")
+
+AIAST: Code = ("AIAST", "Artificial Intelligence asserted")  # in V3_OBSERVATION_VALUE
+INTERPRETATION_POSITIVE: Code = ("POS", "Positive")
+INTERPRETATION_NEGATIVE: Code = ("NEG", "Negative")
+OBSERVATION_CATEGORY_EXAM: Code = ("exam", "Exam")
+OBSERVATION_CATEGORY_IMAGING: Code = ("imaging", "Imaging")
+DATA_ABSENT_UNKNOWN: Code = ("unknown", "Unknown")
+PROVENANCE_AUTHOR: Code = ("author", "Author")
+DATA_OPERATION_CREATE: Code = ("CREATE", "create")
+
+# Our own codes (DEEPDR_CODES): no verified LOINC/SNOMED concept for these.
+DEEPDR_OUTBOUND: dict[str, str] = {
+    "dr-severity": "Diabetic retinopathy severity (ICDR), eye not specified",
+    "macular-edema": "Macular edema, eye not specified",
+    "referable-dr": "Referable diabetic retinopathy",
+    "image-quality": "Fundus image quality",
+    "gradable": "Gradable",
+    "ungradable": "Ungradable",
+    "quality-score": "Image quality score",
+    "probability": "Model probability",
+    "retinal-lesions": "Retinal lesions on fundus photograph",
+    "lesion-MA": "Microaneurysms",
+    "lesion-HE": "Retinal haemorrhages",
+    "lesion-EX": "Hard exudates",
+    "lesion-SE": "Soft exudates (cotton-wool spots)",
+    "icdr-0-probability": "Probability of ICDR grade 0 (no apparent retinopathy)",
+    "icdr-1-probability": "Probability of ICDR grade 1 (mild NPDR)",
+    "icdr-2-probability": "Probability of ICDR grade 2 (moderate NPDR)",
+    "icdr-3-probability": "Probability of ICDR grade 3 (severe NPDR)",
+    "icdr-4-probability": "Probability of ICDR grade 4 (proliferative DR)",
+    "referable-dr-suspected": "Referable diabetic retinopathy suspected",
+    "no-referable-dr": "No referable diabetic retinopathy detected",
+    "ungradable-eye": "At least one eye ungradable",
+    "ophthalmology-referral": "Referral to ophthalmology",
+    "fundus-grader": "Fundus image grading model",
+    "advice-engine": "Diabetes management advice engine",
+}
