@@ -86,7 +86,8 @@ def parse_template(text: str) -> PrefetchTemplate:
     """Parse and check a prefetch template; raise TemplateError with the reason."""
     if not text or text != text.strip():
         raise TemplateError("a prefetch template must be a non-empty relative URL")
-    if "://" in text or text.startswith("/"):
+    path = text.split("?", 1)[0]
+    if ":" in path or text.startswith("/"):
         raise TemplateError(f"prefetch template must be relative to the FHIR base: {text!r}")
     parts: list[str | Token] = []
     pos = 0
