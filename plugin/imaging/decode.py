@@ -179,6 +179,21 @@ def _check_codestream(frame: bytes, h: DicomHeader) -> None:
         )
 
 
+JPEG_8BIT_SYNTAXES = frozenset({"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"})
+
+
+def _libjpeg_colour_ok(frame: bytes, h: DicomHeader) -> bool:
+    """Whether libjpeg's own colour conversion (what Pillow and every JPEG viewer apply, and
+    what attachments get) is right for this frame: YCbCr-coded or greyscale JPEG. Decoding
+    the same JPEG the same way whatever its source keeps pixels and hashes identical."""
+    if h.photometric in ("YBR_FULL_422", "YBR_FULL", "MONOCHROME2") and h.bits_stored == 8:
+        return True
+    if h.photometric == "RGB":  # no colour transform: only if the APP14 marker says so
+        with Image.open(io.BytesIO(frame)) as im:
+            return im.info.get("adobe_transform") == 0
+    return False
+
+
 def unpad_jpeg(frame: bytes) -> bytes:
     """A JPEG frame without the pad byte DICOM adds to odd-length fragments (PS3.5 A.4)."""
     if frame.endswith(b"\xff\xd9\x00"):
@@ -212,6 +227,7 @@ def decode_dataset(ds: Dataset, h: DicomHeader, limits: ImagingLimits) -> RGB:
     ts = h.transfer_syntax_uid
     if not can_decode(ts):
         raise ImageFetchFailed(FetchErrorCode.UNSUPPORTED, f"cannot decode transfer syntax {ts}")
+    assert h.rows is not None and h.columns is not None  # check_header made sure
     if ts and UID(ts).is_encapsulated:
         try:
             first = get_frame(ds.PixelData, 0, number_of_frames=h.frames)
@@ -221,7 +237,10 @@ def decode_dataset(ds: Dataset, h: DicomHeader, limits: ImagingLimits) -> RGB:
             ) from None
         if ts != "1.2.840.10008.1.2.5":  # RLE has no codestream header to check
             _check_codestream(first, h)
-    elif len(ds.PixelData) < h.rows * h.columns * h.samples * (h.bits_allocated // 8):  # type: ignore[operator]
+        if ts in JPEG_8BIT_SYNTAXES and _libjpeg_colour_ok(first, h):
+            rgb, _ = decode_image(first, limits)
+            return rgb
+    elif len(ds.PixelData) < h.rows * h.columns * h.samples * (h.bits_allocated // 8):
         raise ImageFetchFailed(FetchErrorCode.CORRUPT, "pixel data is shorter than the header says")
     try:
         with warnings.catch_warnings():
@@ -229,10 +248,6 @@ def decode_dataset(ds: Dataset, h: DicomHeader, limits: ImagingLimits) -> RGB:
             arr = pixel_array(ds, index=0)
     except Exception:  # decoder plugins raise many kinds on corrupt data; all mean the same
         raise ImageFetchFailed(FetchErrorCode.CORRUPT, "pixel data could not be decoded") from None
-    if h.photometric == "PALETTE COLOR":
-        raise ImageFetchFailed(
-            FetchErrorCode.UNSUPPORTED, "palette colour images are not supported"
-        )
     return to_rgb8(arr, h)
 
 
@@ -287,6 +302,8 @@ def decode_image(data: bytes, limits: ImagingLimits) -> tuple[RGB, str]:
     except ImageFetchFailed:
         raise
     except Image.DecompressionBombError:
-        raise ImageFetchFailed(FetchErrorCode.TOO_LARGE, "image is too large") from None
+        raise ImageFetchFailed(
+            FetchErrorCode.TOO_LARGE, "image exceeds the limit of pixels"
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise ImageFetchFailed(FetchErrorCode.CORRUPT, "image could not be decoded") from None
