@@ -148,3 +148,68 @@ def silent_endpoint() -> Iterator[str]:
     sock.listen(16)
     yield f"http://127.0.0.1:{sock.getsockname()[1]}/dicom-web"
     sock.close()
+
+
+class _Origin(ThreadingHTTPServer):
+    daemon_threads = True
+    files: dict[str, tuple[str, bytes]]
+    token: str
+    seen_authorization: list[str | None]
+
+
+class _OriginHandler(BaseHTTPRequestHandler):
+    server: _Origin
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.seen_authorization.append(self.headers.get("Authorization"))
+        if self.headers.get("Authorization") != f"Bearer {self.server.token}":
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        found = self.server.files.get(self.path)
+        if found is None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        content_type, data = found
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class ImageOrigin:
+    """Another origin serving image files behind its own bearer token; it records every
+    Authorization header it receives, so tests can prove the FHIR token never got there."""
+
+    def __init__(self, server: _Origin) -> None:
+        self._server = server
+        self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+        self.token = server.token
+
+    def add(self, path: str, data: bytes, content_type: str = "image/jpeg") -> str:
+        self._server.files[path] = (content_type, data)
+        return self.base_url + path
+
+    @property
+    def seen_authorization(self) -> list[str | None]:
+        return self._server.seen_authorization
+
+
+@pytest.fixture(scope="session")
+def image_origin() -> Iterator[ImageOrigin]:
+    server = _Origin(("127.0.0.1", 0), _OriginHandler)
+    server.files = {}
+    server.token = secrets.token_urlsafe(16)
+    server.seen_authorization = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield ImageOrigin(server)
+    server.shutdown()
+    server.server_close()
