@@ -4,7 +4,7 @@ httpx.MockTransport (no sockets), and a clock the tests move by hand."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -152,3 +152,41 @@ def clock() -> FakeClock:
 @pytest.fixture
 def fake_server(clock: FakeClock) -> FakeSmartServer:
     return FakeSmartServer(clock=clock)
+
+
+# -- integration: the test EHR in front of the real FHIR server --------------------------------
+
+PATIENTS = {"smart-flow-p1": "Ada", "smart-flow-p2": "Grace"}
+
+
+@pytest.fixture(scope="session")
+def flow_patients(fhir_base_url: str) -> dict[str, str]:
+    """Two patients on the real FHIR server (ids prefixed so other suites are not confused)."""
+    for pid, given in PATIENTS.items():
+        body = {
+            "resourceType": "Patient",
+            "id": pid,
+            "name": [{"family": "Flow", "given": [given]}],
+        }
+        httpx.put(f"{fhir_base_url}/Patient/{pid}", json=body, timeout=30).raise_for_status()
+    return dict(PATIENTS)
+
+
+@pytest.fixture
+def start_ehr(fhir_base_url: str, flow_patients: dict[str, str]) -> Iterator[Callable[..., Any]]:
+    """Start a test EHR (real WSGI server on 127.0.0.1) with the given clients and settings."""
+    from plugin.local_servers.test_ehr import LocalTestEhr, RegisteredClient, TestEhrSettings
+
+    started: list[LocalTestEhr] = []
+
+    def start(*clients: RegisteredClient, **settings: Any) -> LocalTestEhr:
+        ehr = LocalTestEhr(
+            TestEhrSettings(fhir_upstream=fhir_base_url, clients=clients, **settings)
+        )
+        ehr.start()
+        started.append(ehr)
+        return ehr
+
+    yield start
+    for ehr in started:
+        ehr.stop()
