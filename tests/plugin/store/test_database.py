@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -162,3 +163,26 @@ def test_unreachable_postgres_is_store_unavailable() -> None:
     db = Database("postgresql://nobody@127.0.0.1:1/none", StoreOptions(connect_timeout_s=2))
     with pytest.raises(StoreUnavailable), db.read():
         pass
+
+
+def test_forked_child_never_touches_the_parents_connections(store_url: str) -> None:
+    """gunicorn forks workers from a master that may have opened the store: the child must
+    open its own connections and leave the parent's alone (closing an inherited libpq
+    connection would end the parent's session)."""
+    db = Database(store_url)
+    with db.read() as tx:
+        assert tx.fetchone("SELECT 1 AS one") == {"one": 1}  # a pooled connection now exists
+    pid = os.fork()
+    if pid == 0:  # child: use the store, then leave without running any cleanup
+        code = 1
+        try:
+            with db.transaction() as tx:
+                tx.execute("CREATE TABLE from_child (x INTEGER)")
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with db.read() as tx:  # the parent's pooled connection still works
+        assert tx.fetchone("SELECT COUNT(*) AS n FROM from_child") == {"n": 0}
+    db.close()
