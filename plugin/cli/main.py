@@ -18,6 +18,7 @@ from plugin.cli.common import EXIT_BAD_INPUT, CliError
 SUBCOMMANDS: tuple[str, ...] = (
     "plugin.cli.facts_cmd",
     "plugin.cli.demo_cmd",
+    "plugin.cli.advise_cmd",
 )
 
 
