@@ -149,6 +149,36 @@ async function readBody(req) {
   }
 }
 
+// MemoryRepository.withTransaction runs its callback without isolation or rollback, so a
+// failed transaction used to leave its earlier entries stored, and Medplum answers some
+// failed transactions (an entry without request.method) with 200 and an error entry. A
+// transaction is all or nothing (FHIR http.html#transaction): snapshot the repository's
+// maps before one and restore them if any part fails. Writes are serialised (writeLock) so
+// a restore cannot undo another request's work.
+function snapshot(repo) {
+  const copy = (maps, arrays) =>
+    new Map([...maps].map(([type, byId]) => [type, new Map([...byId].map(([id, v]) => [id, arrays ? [...v] : v]))]));
+  return { resources: copy(repo.resources, false), history: copy(repo.history, true) };
+}
+
+function restore(repo, snap) {
+  for (const key of ['resources', 'history']) {
+    repo[key].clear();
+    for (const [type, byId] of snap[key]) repo[key].set(type, byId);
+  }
+}
+
+function failedEntry(bundle) {
+  return (bundle?.entry ?? []).find((e) => Number.parseInt(e?.response?.status ?? '0', 10) >= 400);
+}
+
+let writeQueue = Promise.resolve();
+function writeLock(fn) {
+  const run = writeQueue.then(fn, fn);
+  writeQueue = run.catch(() => undefined);
+  return run;
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   loadDefinitions();
@@ -177,8 +207,21 @@ async function main() {
         headers: req.headers,
         config: { transactions: true },
       };
-      const [oo, resource] = await router.handleRequest(fhirReq, repo);
-      const status = getStatus(oo);
+      const isTransaction = pathname === '/' && body?.resourceType === 'Bundle' && body.type === 'transaction';
+      const handle = async () => {
+        const snap = isTransaction ? snapshot(repo) : null;
+        const [oo0, resource0] = await router.handleRequest(fhirReq, repo);
+        const failed = isTransaction ? failedEntry(resource0) : undefined;
+        if (snap && (getStatus(oo0) >= 400 || failed)) {
+          restore(repo, snap);
+          if (failed) {
+            const oo1 = failed.response.outcome ?? outcome('error', 'processing', 'transaction entry failed');
+            return [{ ...oo1, id: undefined }, undefined, Number.parseInt(failed.response.status, 10)];
+          }
+        }
+        return [oo0, resource0, getStatus(oo0)];
+      };
+      const [oo, resource, status] = req.method === 'GET' ? await handle() : await writeLock(handle);
       const headers = {};
       if (resource?.meta?.versionId) headers.ETag = `W/"${resource.meta.versionId}"`;
       if (status === 201 && resource?.id) {
