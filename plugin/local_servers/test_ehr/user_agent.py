@@ -145,7 +145,7 @@ class EhrUserAgent:
             step = self.submit(step, radio={"ehr_patient": patient} if patient else None)
         if isinstance(step, Redirect):
             return step
-        if "id=\"consent\"" not in step.text:
+        if 'id="consent"' not in step.text:
             raise EhrUserAgentError(f"expected the consent page, got HTTP {step.status_code}")
         decision = ("ehr_decision", "approve" if approve else "deny")
         result = self.submit(step, button=decision, untick=untick)
