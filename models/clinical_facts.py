@@ -143,6 +143,7 @@ class MedicationFact(Provenanced):
     drug_class: MedicationClass
     code: str | None = None
     system: str | None = None
+    status: str | None = None  # MedicationRequest/MedicationStatement.status as sent
 
 
 class ImageSourceKind(StrEnum):

@@ -1,0 +1,25 @@
+"""What every inbound mapper shares: the reference date and the warning list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from fhir_mappers.inbound.bundle import ResourceIndex
+
+
+@dataclass
+class MappingContext:
+    """`warnings` collects data-quality notes for the clinician and auditor. They name
+    resources by reference and codes only: never names, free text or values (no PHI)."""
+
+    as_of: date
+    index: ResourceIndex
+    patient_ref: str
+    birth_date: date | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, ref: str, message: str) -> None:
+        line = f"{ref}: {message}"
+        if line not in self.warnings:
+            self.warnings.append(line)
