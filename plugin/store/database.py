@@ -146,7 +146,8 @@ class Database:
         self._open = 0
         self._pid = os.getpid()
 
-    def _acquire(self) -> Any:
+    def _acquire(self) -> tuple[Any, bool]:
+        """A connection and whether it was reused from the pool."""
         with self._lock:
             if self._closed:
                 raise StoreUnavailable("store is closed")
@@ -159,10 +160,10 @@ class Database:
                 ):
                     raise StoreUnavailable("no free database connection (pool exhausted)")
             if self._idle:
-                return self._idle.pop()
+                return self._idle.pop(), True
             self._open += 1
         try:
-            return self._connect()
+            return self._connect(), False
         except (sqlite3.Error, psycopg.Error) as exc:
             with self._lock:
                 self._open -= 1
@@ -179,6 +180,15 @@ class Database:
                 self._open -= 1
                 _close_quietly(conn)
             self._lock.notify()
+
+    def _discard_idle(self) -> None:
+        with self._lock:
+            if os.getpid() == self._pid:
+                for conn in self._idle:
+                    _close_quietly(conn)
+                self._open -= len(self._idle)
+                self._idle = []
+                self._lock.notify_all()
 
     def close(self) -> None:
         """Closes idle connections; connections in use close when released."""
@@ -208,14 +218,9 @@ class Database:
 
     @contextmanager
     def _begin(self, begin_sql: str) -> Iterator[Transaction]:
-        conn = self._acquire()
+        conn = self._start(begin_sql)
         healthy = True
         try:
-            try:
-                conn.execute(begin_sql)
-            except (sqlite3.Error, psycopg.Error) as exc:
-                healthy = _still_usable(conn, self.dialect)
-                raise _translate(exc, self.dialect) from exc
             try:
                 yield Transaction(conn, self.dialect)
             except BaseException as exc:
@@ -230,6 +235,23 @@ class Database:
                 raise _translate(exc, self.dialect) from exc
         finally:
             self._release(conn, healthy)
+
+    def _start(self, begin_sql: str) -> Any:
+        """Begins a transaction. A pooled PostgreSQL connection the server has dropped
+        (restart, failover, idle timeout) fails here; then the other idle ones are likely
+        dead too: they are discarded and the transaction begins on a fresh connection."""
+        for attempt in (1, 2):
+            conn, reused = self._acquire()
+            try:
+                conn.execute(begin_sql)
+                return conn
+            except (sqlite3.Error, psycopg.Error) as exc:
+                dropped = isinstance(exc, psycopg.OperationalError)
+                self._release(conn, healthy=not dropped and _still_usable(conn, self.dialect))
+                if not (dropped and reused and attempt == 1):
+                    raise _translate(exc, self.dialect) from exc
+                self._discard_idle()
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 def _close_quietly(conn: _Connection) -> None:

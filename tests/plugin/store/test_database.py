@@ -186,3 +186,24 @@ def test_forked_child_never_touches_the_parents_connections(store_url: str) -> N
     with db.read() as tx:  # the parent's pooled connection still works
         assert tx.fetchone("SELECT COUNT(*) AS n FROM from_child") == {"n": 0}
     db.close()
+
+
+@pytest.mark.integration
+def test_pooled_connections_dropped_by_the_server_are_replaced(postgres_dsn: str) -> None:
+    """After a PostgreSQL restart every pooled connection is dead; the next transaction
+    must still succeed on a fresh one instead of failing once per stale connection."""
+    db = Database(postgres_dsn, StoreOptions(pool_size=3))
+    with db.read() as a, db.read() as b:  # two pooled connections
+        pids = {
+            a.fetchone("SELECT pg_backend_pid() AS p")["p"],
+            b.fetchone("SELECT pg_backend_pid() AS p")["p"],
+        }
+    killer = Database(postgres_dsn)
+    with killer.transaction() as tx:
+        for pid in pids:
+            tx.fetchone("SELECT pg_terminate_backend(?) AS ok", (pid,))
+    killer.close()
+    with db.read() as tx:
+        row = tx.fetchone("SELECT pg_backend_pid() AS p")
+    assert row is not None and row["p"] not in pids
+    db.close()
