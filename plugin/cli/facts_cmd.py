@@ -1,18 +1,153 @@
-"""`deepdr-fhir facts BUNDLE.json`: placeholder until the inbound mappers land (issue 2)."""
+"""`deepdr-fhir facts BUNDLE.json`: the clinical facts found in a FHIR record.
+
+Accepted input: a Bundle of any type with entries, a JSON array of resources, or a single
+Patient. The patient is the only Patient in the file, or the one named by --patient.
+Prints grouped text (value, unit, date, source) or, with --json, the ClinicalFacts JSON that
+`deepdr-fhir advise FACTS.json` reads. Bad input: exit 2 and one line.
+"""
 
 from __future__ import annotations
 
 import argparse
+from datetime import date
 
-from plugin.cli.common import CliError
+from fhir_mappers.inbound import FhirInputError, clinical_facts_from_fhir
+from models.clinical_facts import ClinicalFacts, ConditionFact
+from plugin.cli.common import EXIT_OK, CliError, print_json, read_json_file
+
+MEASUREMENT_LABELS: dict[str, str] = {
+    "hba1c": "HbA1c",
+    "fasting_glucose": "Fasting glucose",
+    "sbp": "Systolic BP",
+    "dbp": "Diastolic BP",
+    "heart_rate": "Heart rate",
+    "bmi": "BMI",
+    "height": "Height",
+    "weight": "Weight",
+    "total_cholesterol": "Total cholesterol",
+    "ldl": "LDL cholesterol",
+    "hdl": "HDL cholesterol",
+    "triglycerides": "Triglycerides",
+    "egfr": "eGFR",
+    "uacr": "Urine ACR",
+    "alt": "ALT",
+    "ast": "AST",
+    "ggt": "GGT",
+}
+CONDITION_LABELS: tuple[tuple[str, str], ...] = (
+    ("hypertension", "Hypertension"),
+    ("ckd", "Chronic kidney disease"),
+    ("ascvd", "Cardiovascular disease"),
+    ("heart_failure", "Heart failure"),
+    ("prior_dr", "Prior DR"),
+    ("prior_dme", "Prior DME"),
+    ("pregnancy", "Pregnancy"),
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("facts", help="print the clinical facts found in a FHIR Bundle")
+    p = sub.add_parser(
+        "facts",
+        help="print the clinical facts found in a FHIR Bundle",
+        description="Read a FHIR R4 Bundle (any type), a JSON array of resources or a "
+        "Patient, and print the patient's clinical facts with their sources.",
+    )
     p.add_argument("bundle", metavar="BUNDLE.json")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help="print the ClinicalFacts JSON")
+    p.add_argument("--patient", metavar="ID", help="which patient, when the file holds several")
+    p.add_argument(
+        "--as-of", metavar="YYYY-MM-DD", help="reference date for age and durations (default today)"
+    )
     p.set_defaults(func=run)
 
 
+def parse_as_of(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise CliError(f"--as-of {value[:20]!r} is not a date (YYYY-MM-DD)") from exc
+
+
 def run(args: argparse.Namespace) -> int:
-    raise CliError("not implemented yet")
+    as_of = parse_as_of(args.as_of)
+    data = read_json_file(args.bundle)
+    try:
+        facts = clinical_facts_from_fhir(data, as_of=as_of, patient_id=args.patient)
+    except FhirInputError as exc:
+        hint = " (use --patient ID)" if "choose one" in str(exc) else ""
+        raise CliError(f"{args.bundle}: {exc}{hint}") from exc
+    if args.json:
+        print_json(facts.model_dump(mode="json"))
+    else:
+        print(render_facts(facts))
+    return EXIT_OK
+
+
+# --- Text rendering (also used by the demo) -------------------------------------------------
+
+
+def _num(v: float) -> str:
+    return f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+def _condition_line(label: str, fact: ConditionFact | None) -> str:
+    if fact is None:
+        return f"  {label:<24}not recorded"
+    state = "yes" if fact.present else f"no ({fact.clinical_status or 'not current'})"
+    when = f"  since {fact.onset}" if fact.onset and fact.present else ""
+    code = f"  [{fact.code}]" if fact.code else ""
+    return f"  {label:<24}{state}{when}{code}  <- {fact.source}"
+
+
+def render_facts(facts: ClinicalFacts) -> str:
+    lines = [f"{facts.patient_ref} (as of {facts.as_of})"]
+    age = f"{facts.age_years} years" if facts.age_years is not None else "age unknown"
+    lines.append(f"  {age}, sex {facts.sex.value}")
+    lines.append("Conditions")
+    d = facts.diabetes
+    if d is None:
+        lines.append(f"  {'Diabetes':<24}not recorded")
+    elif not d.present:
+        lines.append(f"  {'Diabetes':<24}no ({d.clinical_status or 'not current'})  <- {d.source}")
+    else:
+        dur = f", {_num(d.duration_years)} years" if d.duration_years is not None else ""
+        onset = f" (onset {d.onset})" if d.onset else ""
+        code = f"  [{d.code}]" if d.code else ""
+        lines.append(f"  {'Diabetes':<24}{d.type.value}{dur}{onset}{code}  <- {d.source}")
+    for attr, label in CONDITION_LABELS:
+        lines.append(_condition_line(label, getattr(facts, attr)))
+    if facts.ckd_stage:
+        lines.append(f"  {'CKD stage':<24}{facts.ckd_stage}")
+    s = facts.smoking
+    smoking = f"{s.status.value} ({s.date or 'undated'})  <- {s.source}" if s else "not recorded"
+    lines.append(f"  {'Smoking':<24}{smoking}")
+    lines.append("Measurements (latest)")
+    if not facts.measurements:
+        lines.append("  none")
+    for name, m in facts.measurements.items():
+        value = f"{m.comparator or ''}{_num(m.value)} {m.unit}"
+        sent = ""
+        if m.original_unit is not None and m.original_value is not None:
+            sent = f" (sent {_num(m.original_value)} {m.original_unit})"
+        if m.derived_from:
+            sent = " (computed)"
+        src = " + ".join(m.derived_from) if m.derived_from else m.source
+        label = MEASUREMENT_LABELS.get(name, name)
+        lines.append(f"  {label:<20}{value + sent:<36}{m.date or 'undated'}  <- {src}")
+    lines.append("Current medications")
+    if not facts.medications:
+        lines.append("  none")
+    for med in facts.medications:
+        lines.append(f"  {med.drug_class.value:<20}{med.name}  <- {med.source}")
+    lines.append("Fundus images")
+    if not facts.images:
+        lines.append("  none")
+    for img in facts.images:
+        where = img.url or (img.instance_uid and f"instance {img.instance_uid}") or "inline data"
+        lines.append(f"  {img.laterality:<8}{img.kind.value:<18}{where}  <- {img.source}")
+    if facts.warnings:
+        lines.append(f"Warnings ({len(facts.warnings)})")
+        lines += [f"  - {w}" for w in facts.warnings]
+    return "\n".join(lines)
