@@ -104,6 +104,16 @@ class ImageFetcher:
                 kind = ImageSourceKind(rtype)
                 result.errors.append(ImageFetchError(rtype, rtype, kind, exc.code, exc.reason))
                 continue
+            if getattr(found, "truncated", False):
+                result.errors.append(
+                    ImageFetchError(
+                        rtype,
+                        rtype,
+                        ImageSourceKind(rtype),
+                        FetchErrorCode.TOO_LARGE,
+                        f"more {rtype} results than the search pages read; some not fetched",
+                    )
+                )
             for resource in resources_of(found):
                 if resource.get("resourceType") == rtype:
                     result.extend(self.fetch_resource(resource))

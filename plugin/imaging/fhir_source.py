@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from plugin.fhir.errors import FhirError
 from plugin.imaging.results import FetchErrorCode, ImageFetchFailed
 
 log = logging.getLogger(__name__)
@@ -29,23 +30,27 @@ class FhirReader(Protocol):
 def fhir_call(what: str, call: Callable[[], T]) -> T:
     """Run one gateway call; any failure (HTTP status, timeout, bad JSON) becomes a safe
     ImageFetchFailed naming what we tried to read, never the server's text or a token."""
+    status: object = None
     try:
         return call()
     except ImageFetchFailed:
         raise
-    except Exception as exc:  # the gateway's typed errors; one resource must not stop others
-        status = getattr(exc, "status", None)
+    except FhirError as exc:
+        status = exc.status
         log.warning("FHIR read failed for %s: %s", what, type(exc).__name__)
-        suffix = f" (HTTP {status})" if isinstance(status, int) else ""
-        code = FetchErrorCode.NOT_FOUND if status in (404, 410) else FetchErrorCode.FHIR_ERROR
-        raise ImageFetchFailed(
-            code, f"could not read {what} from the FHIR server{suffix}"
-        ) from None
+    except Exception as exc:  # a gateway bug must not stop the other images either
+        status = getattr(exc, "status", None)
+        log.error("FHIR read raised %s for %s", type(exc).__name__, what)
+    suffix = f" (HTTP {status})" if isinstance(status, int) else ""
+    code = FetchErrorCode.NOT_FOUND if status in (404, 410) else FetchErrorCode.FHIR_ERROR
+    raise ImageFetchFailed(code, f"could not read {what} from the FHIR server{suffix}")
 
 
 def resources_of(result: Any) -> list[dict[str, Any]]:
-    """A search result as a list of resources: the gateway may return a list of resources,
-    a list of Bundle entries, or a searchset Bundle."""
+    """A search result as a list of resources: the gateway's SearchResult, a list of
+    resources or of Bundle entries, or a searchset Bundle."""
+    if hasattr(result, "resources"):
+        result = result.resources
     if isinstance(result, dict) and result.get("resourceType") == "Bundle":
         result = result.get("entry") or []
     out: list[dict[str, Any]] = []

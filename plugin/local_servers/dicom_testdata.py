@@ -413,7 +413,9 @@ class LoadedStudy:
 
 
 def _created_ref(created: Any, resource_type: str) -> str:
-    rid = created.get("id") if isinstance(created, dict) else getattr(created, "id", None)
+    """The reference of what `create` returned: the resource, or the gateway's CreateResult."""
+    created = getattr(created, "resource", created)
+    rid = created.get("id") if isinstance(created, dict) else None
     if not rid:
         raise StowError(f"the FHIR server did not return the created {resource_type}'s id")
     return f"{resource_type}/{rid}"

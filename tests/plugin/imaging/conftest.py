@@ -1,6 +1,6 @@
 """Real servers for the image layer's integration tests: a private Orthanc (DICOMweb, basic
 auth) on loopback, a bearer-token proxy in front of it, an endpoint that never answers, and a
-small FHIR client for the real FHIR server (fixture fhir_base_url)."""
+the real FHIR gateway on the real FHIR server (fixture fhir_base_url)."""
 
 from __future__ import annotations
 
@@ -14,66 +14,40 @@ from typing import Any
 import httpx
 import pytest
 
+from plugin.fhir import HttpFhirGateway
 from plugin.local_servers.orthanc import LocalOrthanc
 
 PACS_USER = "deepdr"
 
 
 class FhirTestClient:
-    """read/search/create over plain httpx: a stand-in with the FHIR gateway's interface,
-    talking to the real FHIR server."""
+    """Test-data helper over the real FHIR gateway: `create` returns the created resource;
+    read/search are the gateway's own (what the image layer is given in production)."""
 
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(
-            timeout=30, headers={"Accept": "application/fhir+json"}, follow_redirects=False
-        )
-        self.reads: list[str] = []
-
-    def close(self) -> None:
-        self._http.close()
-
-    def read(self, resource_type: str, resource_id: str) -> dict[str, Any]:
-        self.reads.append(f"{resource_type}/{resource_id}")
-        r = self._http.get(f"{self.base_url}/{resource_type}/{resource_id}")
-        if r.status_code != 200:
-            err = RuntimeError(f"HTTP {r.status_code}")
-            err.status = r.status_code  # type: ignore[attr-defined]
-            raise err
-        data: dict[str, Any] = r.json()
-        return data
-
-    def search(self, resource_type: str, params: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        url: str | None = f"{self.base_url}/{resource_type}"
-        query: list[tuple[str, str]] | None = list(params)
-        while url:
-            r = self._http.get(url, params=query)
-            r.raise_for_status()
-            bundle = r.json()
-            out += [e["resource"] for e in bundle.get("entry", []) if "resource" in e]
-            url = next(
-                (lk["url"] for lk in bundle.get("link", []) if lk["relation"] == "next"), None
-            )
-            query = None
-        return out
+    def __init__(self, gateway: HttpFhirGateway) -> None:
+        self.gateway = gateway
+        self.base_url = gateway.base_url
 
     def create(self, resource: dict[str, Any]) -> dict[str, Any]:
-        r = self._http.post(
-            f"{self.base_url}/{resource['resourceType']}",
-            json=resource,
-            headers={"Content-Type": "application/fhir+json"},
-        )
-        assert r.status_code == 201, r.text
-        created: dict[str, Any] = r.json()
-        return created
+        return self.gateway.create(resource).resource
+
+    def read(self, resource_type: str, resource_id: str) -> dict[str, Any]:
+        return self.gateway.read(resource_type, resource_id)
+
+    def search(self, resource_type: str, params: Sequence[tuple[str, str]]) -> Any:
+        return self.gateway.search(resource_type, params)
 
 
 @pytest.fixture(scope="session")
-def fhir_client(fhir_base_url: str) -> Iterator[FhirTestClient]:
-    client = FhirTestClient(fhir_base_url)
-    yield client
-    client.close()
+def fhir_gateway(fhir_base_url: str) -> Iterator[HttpFhirGateway]:
+    """The real FHIR gateway (plugin/fhir) against the real FHIR server."""
+    with HttpFhirGateway(fhir_base_url) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="session")
+def fhir_client(fhir_gateway: HttpFhirGateway) -> FhirTestClient:
+    return FhirTestClient(fhir_gateway)
 
 
 @pytest.fixture(scope="session")

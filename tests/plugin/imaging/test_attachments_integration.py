@@ -85,7 +85,7 @@ def fetch(
     fhir_client: Any, fhir_base_url: str, patient: str, settings: ImagingSettings | None = None
 ) -> ImageFetchResult:
     with ImageFetcher(
-        fhir_client,
+        fhir_client.gateway,
         settings or ImagingSettings(),
         fhir_base_url=fhir_base_url,
         fhir_token=lambda: FHIR_TOKEN,

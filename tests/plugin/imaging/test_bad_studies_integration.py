@@ -147,7 +147,7 @@ def setup(
 def run(
     fhir_client: Any, fhir_base_url: str, settings: ImagingSettings, resource: dict[str, Any]
 ) -> ImageFetchResult:
-    with ImageFetcher(fhir_client, settings, fhir_base_url=fhir_base_url) as fetcher:
+    with ImageFetcher(fhir_client.gateway, settings, fhir_base_url=fhir_base_url) as fetcher:
         return fetcher.fetch_resource(resource)
 
 
@@ -296,6 +296,6 @@ def test_patient_level_fetch_reports_everything(
     patient, endpoint_ref, settings = setup
     fresh = f"Patient/{fhir_client.create({'resourceType': 'Patient'})['id']}"
     fhir_client.create(messy_study(fresh, endpoint_ref))
-    with ImageFetcher(fhir_client, settings, fhir_base_url=fhir_base_url) as fetcher:
+    with ImageFetcher(fhir_client.gateway, settings, fhir_base_url=fhir_base_url) as fetcher:
         result = fetcher.fetch_for_patient(fresh)
     assert result.summary() == {"images": 3, "errors": 6, "skipped": 1}

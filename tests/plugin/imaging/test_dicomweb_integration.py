@@ -88,7 +88,7 @@ def studies(
 def fetch(
     fhir_client: Any, fhir_base_url: str, settings: ImagingSettings, patient: str
 ) -> ImageFetchResult:
-    with ImageFetcher(fhir_client, settings, fhir_base_url=fhir_base_url) as fetcher:
+    with ImageFetcher(fhir_client.gateway, settings, fhir_base_url=fhir_base_url) as fetcher:
         return fetcher.fetch_for_patient(patient)
 
 
@@ -181,7 +181,9 @@ def test_series_without_instance_list_and_study_without_series_use_qido(
     )
     no_series = {**no_instances, "series": []}
     for resource in (no_instances, no_series):
-        with ImageFetcher(fhir_client, pacs_settings, fhir_base_url=fhir_base_url) as fetcher:
+        with ImageFetcher(
+            fhir_client.gateway, pacs_settings, fhir_base_url=fhir_base_url
+        ) as fetcher:
             result = fetcher.fetch_resource(resource)
         assert result.errors == []
         # laterality now comes from the DICOM header (ImageLaterality)
@@ -208,13 +210,13 @@ def test_pacs_with_its_own_bearer_token(
     good = ImagingSettings(
         credentials=(OriginCredentials(base_url=address, auth=BearerAuth(token=token)),)
     )
-    with ImageFetcher(fhir_client, good, fhir_base_url=fhir_base_url) as fetcher:
+    with ImageFetcher(fhir_client.gateway, good, fhir_base_url=fhir_base_url) as fetcher:
         result = fetcher.fetch_resource(bearer_study)
     assert len(result.images) == 2 and result.errors == []
     wrong = ImagingSettings(
         credentials=(OriginCredentials(base_url=address, auth=BearerAuth(token="nope")),)
     )
-    with ImageFetcher(fhir_client, wrong, fhir_base_url=fhir_base_url) as fetcher:
+    with ImageFetcher(fhir_client.gateway, wrong, fhir_base_url=fhir_base_url) as fetcher:
         result = fetcher.fetch_resource(bearer_study)
     assert result.images == [] and [e.code.value for e in result.errors] == ["unauthorized"] * 2
 
@@ -227,12 +229,15 @@ def test_pacs_sharing_the_ehr_authorization_gets_the_fhir_token(
         credentials=(OriginCredentials(base_url=address, auth=FhirTokenAuth()),)
     )
     with ImageFetcher(
-        fhir_client, shared, fhir_base_url=fhir_base_url, fhir_token=lambda: token
+        fhir_client.gateway, shared, fhir_base_url=fhir_base_url, fhir_token=lambda: token
     ) as f:
         assert len(f.fetch_resource(bearer_study).images) == 2
     # not configured as shared: the FHIR token is not sent to that origin
     with ImageFetcher(
-        fhir_client, ImagingSettings(), fhir_base_url=fhir_base_url, fhir_token=lambda: token
+        fhir_client.gateway,
+        ImagingSettings(),
+        fhir_base_url=fhir_base_url,
+        fhir_token=lambda: token,
     ) as f:
         result = f.fetch_resource(bearer_study)
     assert result.images == [] and {e.code.value for e in result.errors} == {"unauthorized"}
@@ -254,7 +259,7 @@ def test_image_refs_from_clinical_facts_narrow_to_one_instance(
         instance_uid=instance_uid,
     )
     whole = ImageRef(source=loaded.imaging_study_ref, kind=ImageSourceKind.IMAGING_STUDY)
-    with ImageFetcher(fhir_client, pacs_settings, fhir_base_url=fhir_base_url) as fetcher:
+    with ImageFetcher(fhir_client.gateway, pacs_settings, fhir_base_url=fhir_base_url) as fetcher:
         one = fetcher.fetch_refs([ref])
         both = fetcher.fetch_refs([ref, whole])
     assert [i.instance_uid for i in one.images] == [instance_uid]
