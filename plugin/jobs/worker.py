@@ -204,6 +204,9 @@ class Worker:
             except StoreError as exc:
                 log.warning("job worker cannot reach the store: %s", exc)
                 ran = False
+            except Exception as exc:  # a bug must not silently kill the worker thread
+                log.error("job worker loop error: %s", type(exc).__name__)
+                ran = False
             if not ran:
                 self._wake.wait(self.options.poll_interval_s)
                 self._wake.clear()

@@ -17,89 +17,21 @@ without the lock clause on SQLite, where BEGIN IMMEDIATE makes the claimer the o
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from plugin.store.clock import Clock, from_ms, to_ms, utc_now
-from plugin.store.database import Database, Row, Transaction
+from plugin.store.database import Database, Transaction
 from plugin.store.dialect import skip_locked
 from plugin.store.errors import IdempotencyConflict
+from plugin.store.job_records import Claim, Job, JobAttempt, JobStatus, job_from_row
 from plugin.store.jsontext import canonical_json, sha256_hex
 
+__all__ = ["LOST_LEASE_ERROR", "Claim", "Job", "JobAttempt", "JobRepository", "JobStatus"]
+
 LOST_LEASE_ERROR = "worker stopped responding (lease expired)"
-
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class Job:
-    id: str
-    kind: str
-    idempotency_key: str
-    payload: dict[str, Any]
-    status: JobStatus
-    attempts: int
-    max_attempts: int
-    run_after: datetime
-    progress: int
-    progress_message: str
-    result: dict[str, Any] | None
-    error: str | None
-    lease_owner: str | None
-    lease_expires_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None
-
-    @property
-    def finished(self) -> bool:
-        return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
-
-    def status_view(self) -> dict[str, Any]:
-        """What a UI may show: no payload (it may hold patient references), no lease."""
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "status": self.status.value,
-            "attempts": self.attempts,
-            "max_attempts": self.max_attempts,
-            "progress": self.progress,
-            "message": self.progress_message,
-            "result": self.result,
-            "error": self.error,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-        }
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A job as claimed by one runner; `token` proves the lease."""
-
-    job: Job
-    token: str
-
-
-@dataclass(frozen=True)
-class JobAttempt:
-    job_id: str
-    attempt: int
-    worker: str
-    started_at: datetime
-    ended_at: datetime | None
-    outcome: str  # running | succeeded | failed | retry | lost
-    error: str | None
 
 
 class JobRepository:
@@ -149,19 +81,19 @@ class JobRepository:
         assert row is not None  # inserted or already there, in this transaction
         if row["kind"] != kind or row["payload_sha256"] != payload_hash:
             raise IdempotencyConflict("idempotency key already used for a different job")
-        return _job(row), created == 1
+        return job_from_row(row), created == 1
 
     # -- readers -----------------------------------------------------------------------
 
     def get(self, job_id: str) -> Job | None:
         with self._db.read() as tx:
             row = tx.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        return _job(row) if row else None
+        return job_from_row(row) if row else None
 
     def get_by_key(self, idempotency_key: str) -> Job | None:
         with self._db.read() as tx:
             row = tx.fetchone("SELECT * FROM jobs WHERE idempotency_key = ?", (idempotency_key,))
-        return _job(row) if row else None
+        return job_from_row(row) if row else None
 
     def recent(self, status: JobStatus | None = None, limit: int = 100) -> list[Job]:
         where, params = ("WHERE status = ?", (status.value,)) if status else ("", ())
@@ -170,7 +102,7 @@ class JobRepository:
                 f"SELECT * FROM jobs {where} ORDER BY created_ms DESC, id LIMIT ?",
                 (*params, limit),
             )
-        return [_job(r) for r in rows]
+        return [job_from_row(r) for r in rows]
 
     def count_by_status(self) -> dict[JobStatus, int]:
         """Queue depth for metrics: every status, zero included."""
@@ -239,7 +171,7 @@ class JobRepository:
                 " VALUES (?, ?, ?, ?, 'running')",
                 (row["id"], row["attempts"], worker_id, now_ms),
             )
-        return Claim(job=_job(row), token=token)
+        return Claim(job=job_from_row(row), token=token)
 
     def heartbeat(
         self,
@@ -370,28 +302,3 @@ def _marks(values: Sequence[str]) -> str:
 
 def _ms(delta: timedelta) -> int:
     return int(delta.total_seconds() * 1000)
-
-
-def _job(row: Row) -> Job:
-    def moment(name: str) -> datetime | None:
-        return from_ms(int(row[name])) if row[name] is not None else None
-
-    return Job(
-        id=row["id"],
-        kind=row["kind"],
-        idempotency_key=row["idempotency_key"],
-        payload=json.loads(row["payload"]),
-        status=JobStatus(row["status"]),
-        attempts=int(row["attempts"]),
-        max_attempts=int(row["max_attempts"]),
-        run_after=from_ms(int(row["run_after_ms"])),
-        progress=int(row["progress"]),
-        progress_message=row["progress_message"],
-        result=json.loads(row["result"]) if row["result"] is not None else None,
-        error=row["error"],
-        lease_owner=row["lease_owner"],
-        lease_expires_at=moment("lease_expires_ms"),
-        created_at=from_ms(int(row["created_ms"])),
-        updated_at=from_ms(int(row["updated_ms"])),
-        finished_at=moment("finished_ms"),
-    )
