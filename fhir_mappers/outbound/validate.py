@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
 from fhir_mappers import codes
@@ -77,7 +78,9 @@ def validate_resource(resource: JSON, *, ai_generated: bool = True) -> None:
 def _structure(rtype: str, resource: JSON) -> list[str]:
     try:
         model = get_fhir_model_class(rtype)
-    except KeyError:
+    except (KeyError, ValueError):
+        model = None
+    if model is None or not issubclass(model, Resource):
         return [f"unknown resource type {rtype!r}"]
     try:
         model.model_validate(resource)
