@@ -20,15 +20,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fhir_mappers.imaging import (
-    CodeableConcept,
-    FhirInput,
-    ImagingMappingError,
     LateralityResolution,
     LateralitySource,
     parse_fhir_date,
-    parse_input,
     resolve_laterality,
     side_of_concept,
+)
+from fhir_mappers.imaging_inputs import (
+    CodeableConcept,
+    FhirInput,
+    ImagingMappingError,
+    parse_input,
 )
 from models.clinical_facts import ImageSourceKind
 

@@ -19,7 +19,8 @@ from models.grader.result import Laterality
 from plugin.imaging.config import BearerAuth, ImagingSettings, OriginCredentials
 from plugin.imaging.fetcher import ImageFetcher
 from plugin.imaging.results import ImageFetchResult
-from plugin.local_servers.dicom_testdata import make_op_instance, media_resource
+from plugin.local_servers.dicom_testdata import make_op_instance
+from plugin.local_servers.dicom_testdata_fhir import media_resource
 
 pytestmark = pytest.mark.integration
 

@@ -22,13 +22,11 @@ from plugin.imaging.results import FetchErrorCode, ImageFetchResult
 from plugin.local_servers.dicom_testdata import (
     TS_EXPLICIT_LE,
     TS_JPEG_BASELINE,
-    SeriesSpec,
-    dicomweb_endpoint,
-    imaging_study,
     make_op_instance,
     make_pdf_instance,
     stow_rs,
 )
+from plugin.local_servers.dicom_testdata_fhir import SeriesSpec, dicomweb_endpoint, imaging_study
 from plugin.local_servers.orthanc import LocalOrthanc
 
 pytestmark = pytest.mark.integration

@@ -29,12 +29,10 @@ from plugin.imaging.studies import pixel_sha256
 from plugin.local_servers.dicom_testdata import (
     FundusSource,
     LoadedStudy,
-    SeriesSpec,
-    dicomweb_endpoint,
     fundus_images_dir,
-    imaging_study,
     load_fundus_study,
 )
+from plugin.local_servers.dicom_testdata_fhir import SeriesSpec, dicomweb_endpoint, imaging_study
 from plugin.local_servers.orthanc import LocalOrthanc
 
 pytestmark = pytest.mark.integration
