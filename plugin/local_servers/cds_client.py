@@ -103,9 +103,10 @@ class LocalCdsClient:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> LocalCdsClient:
-        handler = type("JwksHandler", (_JwksHandler,), {"documents": {}})
+        self._documents: dict[str, bytes] = {}
+        # A subclass per client, so two clients never share served documents.
+        handler = type("JwksHandler", (_JwksHandler,), {"documents": self._documents})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._documents = handler.documents
         self._publish()
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
