@@ -83,7 +83,7 @@ class ImageFetcher:
             ImageFetchError(
                 str(rtype),
                 str(rtype),
-                ImageSourceKind.MEDIA,
+                None,
                 FetchErrorCode.INVALID_RESOURCE,
                 f"{rtype} is not an image source",
             )

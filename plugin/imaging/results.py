@@ -48,7 +48,7 @@ class ImageFetchFailed(Exception):
 class ImageFetchError:
     image_id: str  # what failed: "ImagingStudy/1/<series uid>/<instance uid>", "Media/5"
     source_ref: str  # the FHIR resource it came from
-    source_kind: ImageSourceKind
+    source_kind: ImageSourceKind | None  # None: the resource is no image source at all
     code: FetchErrorCode
     reason: str  # short, safe to show: no tokens, no patient data
 
