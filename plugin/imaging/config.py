@@ -85,11 +85,25 @@ class ImagingSettings(_Frozen):
     # Send the FHIR token to a DICOMweb/attachment origin equal to the FHIR server's own
     # origin (same host, same authorization). Other origins need an explicit FhirTokenAuth.
     fhir_token_same_origin: bool = True
+    # When set, image requests go only to URLs under these bases (DICOMweb and attachment
+    # origins): an ImagingStudy/Endpoint from the EHR cannot steer us anywhere else.
+    allowed_bases: tuple[str, ...] | None = None
 
     @field_validator("default_dicomweb_base")
     @classmethod
     def _base(cls, v: str | None) -> str | None:
         return normalise_base(v) if v else None
+
+    @field_validator("allowed_bases")
+    @classmethod
+    def _bases(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return tuple(normalise_base(b) for b in v) if v is not None else None
+
+    def allows(self, url: str) -> bool:
+        if self.allowed_bases is None:
+            return True
+        target = normalise_base(url)
+        return any(target == b or target.startswith(b + "/") for b in self.allowed_bases)
 
     def credentials_for(self, url: str) -> AuthConfig | None:
         """The credentials whose base URL is the longest prefix of `url` (path-segment wise)."""

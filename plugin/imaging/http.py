@@ -126,6 +126,10 @@ class ImageHttp:
         start_origin = origin_of(url)
         current = url
         for _ in range(MAX_REDIRECTS + 1):
+            if not self._settings.allows(current):
+                raise ImageFetchFailed(
+                    FetchErrorCode.FORBIDDEN_SOURCE, "image source is not an allowed base URL"
+                )
             headers = {"Accept": accept, **self.auth_headers(current)}
             try:
                 with self._client.stream("GET", current, headers=headers, params=params) as resp:

@@ -170,3 +170,27 @@ def test_timeouts_and_connection_errors_never_echo_the_token() -> None:
         assert exc.value.code is code
         assert FHIR_TOKEN not in str(exc.value) and exc.value.__cause__ is None
         http.close()
+
+
+def test_only_allowed_bases_are_fetched() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        if request.url.path == "/dicom-web/hop":
+            return httpx.Response(302, headers={"Location": "/admin"})
+        return httpx.Response(200, content=b"ok")
+
+    http = make_http(handler, allowed_bases=("https://pacs.example.org/dicom-web",))
+    assert http.get("https://pacs.example.org/dicom-web/studies/1", "*/*").body == b"ok"
+    for url in ("https://pacs.example.org/admin", "http://169.254.169.254/latest/meta-data"):
+        with pytest.raises(ImageFetchFailed, match="not an allowed base") as exc:
+            http.get(url, "*/*")
+        assert exc.value.code is FetchErrorCode.FORBIDDEN_SOURCE
+    with pytest.raises(ImageFetchFailed, match="not an allowed base"):  # nor by redirect
+        http.get("https://pacs.example.org/dicom-web/hop", "*/*")
+    assert seen == [
+        "https://pacs.example.org/dicom-web/studies/1",
+        "https://pacs.example.org/dicom-web/hop",
+    ]
+    http.close()
