@@ -20,6 +20,7 @@ from cds_hooks.errors import (
     MethodNotAllowed,
     PayloadTooLarge,
     UnsupportedMediaType,
+    safe_trace,
 )
 from cds_hooks.prefetch import FhirFetcher, PrefetchResolver
 from cds_hooks.router import CdsHooksRouter, IncomingCall
@@ -166,8 +167,8 @@ def _answer(produce: Callable[[], Any]) -> Response:
         return _json(produce())
     except CdsError as exc:
         return _error(exc)
-    except Exception:
-        log.exception("unexpected error in the CDS Hooks edge")
+    except Exception as exc:
+        log.error("unexpected error in the CDS Hooks edge: %s", safe_trace(exc))
         return _error(CdsError("internal error"))
 
 

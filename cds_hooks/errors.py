@@ -3,6 +3,8 @@ reason that is safe to send to the caller: no stack traces, tokens or patient da
 
 from __future__ import annotations
 
+import traceback
+
 
 class CdsError(Exception):
     """Base of every error the CDS Hooks edge turns into an HTTP error body."""
@@ -100,3 +102,10 @@ class PayloadTooLarge(CdsError):
 class MethodNotAllowed(CdsError):
     http_status = 405
     issue_code = "not-supported"
+
+
+def safe_trace(exc: BaseException) -> str:
+    """Where an unexpected exception came from, for server logs: the exception type and
+    the stack frames, but not its message, which may quote patient data or tokens."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return f"{type(exc).__name__} (message withheld)\n{frames}"

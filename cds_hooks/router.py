@@ -20,6 +20,7 @@ from cds_hooks.errors import (
     InvalidServiceResponse,
     MalformedRequest,
     UnknownService,
+    safe_trace,
 )
 from cds_hooks.hooks import hook_definition
 from cds_hooks.models import CdsRequest, CdsResponse, DiscoveryResponse, FeedbackRequest
@@ -102,13 +103,14 @@ class CdsHooksRouter:
             response = binding.handler.handle(request, data)
         except CdsError:
             raise
-        except Exception:
+        except Exception as exc:
             # The reason stays generic; the log names the service and call, not the patient.
-            log.exception(
-                "CDS service %s failed (hookInstance %s, iss %s)",
+            log.error(
+                "CDS service %s failed (hookInstance %s, iss %s): %s",
                 service.id,
                 request.hook_instance,
                 client.iss,
+                safe_trace(exc),
             )
             raise CdsError("internal error in the CDS service") from None
         problems = response_problems(response)

@@ -131,7 +131,7 @@ def test_bad_calls(body: bytes, error: type[CdsError]) -> None:
         _router(FunctionHandler(_greeting)).call_service(OK, "svc", lambda: body)
 
 
-def test_handler_errors() -> None:
+def test_handler_errors(caplog: pytest.LogCaptureFixture) -> None:
     def typed(request: CdsRequest, data: PrefetchData) -> CdsResponse:
         raise CdsServiceError("model unavailable", http_status=503, issue_code="transient")
 
@@ -140,12 +140,14 @@ def test_handler_errors() -> None:
     assert info.value.http_status == 503
 
     def crash(request: CdsRequest, data: PrefetchData) -> CdsResponse:
-        raise KeyError("patient-secret")
+        raise KeyError(f"{request.context['patientId']}-secret-value")
 
     with pytest.raises(CdsError) as crashed:
         _router(FunctionHandler(crash)).call_service(OK, "svc", lambda: _body())
     assert crashed.value.http_status == 500
     assert "secret" not in crashed.value.reason
+    assert "KeyError (message withheld)" in caplog.text and "in crash" in caplog.text
+    assert "p-secret-value" not in caplog.text  # frames are logged, runtime values not
 
 
 def test_a_response_breaking_the_rules_never_leaves() -> None:
