@@ -192,24 +192,37 @@ def _lookup(unit: str) -> str | None:
 
 @dataclass(frozen=True)
 class ResolvedUnit:
-    ucum: str | None  # None: unknown
+    by_code: str | None  # UCUM unit named by Quantity.code, when we know it
+    by_text: str | None  # UCUM unit named by Quantity.unit, when we know it
     written: str  # what the EHR wrote, for display and warnings
-    conflict: bool = False  # code and unit text name two different units
+
+    @property
+    def ucum(self) -> str | None:
+        """The unit to use (the code's, else the text's); None: unknown."""
+        return self.by_code or self.by_text
+
+    @property
+    def conflict(self) -> bool:
+        """Code and text name two different units (the caller checks whether they convert
+        the same way for its measurement, as U/L and [IU]/L do)."""
+        return bool(self.by_code and self.by_text and self.by_code != self.by_text)
 
 
 def resolve_unit(code: str | None, unit: str | None) -> ResolvedUnit | None:
-    """The UCUM unit of a Quantity from its `code` (preferred) and `unit` text.
-
-    None when neither is given; `ucum` None when what is given is not a unit we know.
-    """
+    """The UCUM unit of a Quantity from its `code` (preferred) and `unit` text; None when
+    neither is given."""
     if not code and not unit:
         return None
     written = (code or unit or "").strip()
     by_code = _lookup(code) if code else None
     by_text = _lookup(unit) if unit else None
-    if by_code and by_text and by_code != by_text:
-        return ResolvedUnit(None, written, conflict=True)
-    return ResolvedUnit(by_code or by_text, written)
+    return ResolvedUnit(by_code, by_text, written)
+
+
+def same_conversion(measure: str, a: str, b: str) -> bool:
+    """Two units that convert to the same canonical value for this measurement."""
+    conv = CONVERSIONS[measure]
+    return a in conv and b in conv and conv[a] == conv[b]
 
 
 def accepted_units(measure: str) -> tuple[str, ...]:

@@ -32,7 +32,6 @@ from fhir_mappers.inbound.fhir_json import (
     obj,
     parse_time,
     period_start,
-    resource_ref,
     status_code,
     text,
 )
@@ -222,7 +221,7 @@ def _onset(resource: JsonObj, ctx: MappingContext) -> FhirTime | None:
 
 
 def read_condition(resource: JsonObj, ctx: MappingContext) -> ConditionRecord | None:
-    ref = resource_ref(resource)
+    ref = ctx.ref(resource)
     verification = status_code(resource, "verificationStatus")
     if verification in _IGNORED_VERIFICATION:
         ctx.warn(ref, f"ignored (verificationStatus {verification})")

@@ -28,7 +28,7 @@ from fhir_mappers.inbound.conditions import (
     read_condition,
 )
 from fhir_mappers.inbound.context import MappingContext
-from fhir_mappers.inbound.fhir_json import JsonObj, resource_ref, text
+from fhir_mappers.inbound.fhir_json import JsonObj, text
 from fhir_mappers.inbound.images import document_refs, imaging_study_refs, media_refs
 from fhir_mappers.inbound.medications import deduplicate, medications_of
 from fhir_mappers.inbound.observations import ObsTime, measurements_of
@@ -70,6 +70,7 @@ def clinical_facts_from_fhir(
     choice = choose_patient(entries, patient_id)
     ctx = MappingContext(as_of=as_of, index=build_index(entries), patient_ref=choice.ref)
     ctx.warnings.extend(input_warnings)
+    ctx.full_urls = {id(e.resource): e.full_url for e in entries if e.full_url}
     ctx.birth_date = birth_date(choice.patient, ctx)
     resources = _patient_resources([e.resource for e in entries], choice, ctx)
     return _assemble(resources, choice, ctx)
@@ -78,7 +79,7 @@ def clinical_facts_from_fhir(
 def _patient_resources(
     resources: list[JsonObj], choice: PatientChoice, ctx: MappingContext
 ) -> list[JsonObj]:
-    patients = {resource_ref(r) for r in resources if text(r, "resourceType") == "Patient"}
+    patients = {id(r) for r in resources if text(r, "resourceType") == "Patient"}
     several = len(patients) > 1
     mine: list[JsonObj] = []
     for r in resources:
@@ -89,9 +90,9 @@ def _patient_resources(
             continue
         if owner is None:
             if several:
-                ctx.warn(resource_ref(r), "no subject in a multi-patient input; ignored")
+                ctx.warn(ctx.ref(r), "no subject in a multi-patient input; ignored")
                 continue
-            ctx.warn(resource_ref(r), "no subject; read as this patient's")
+            ctx.warn(ctx.ref(r), "no subject; read as this patient's")
         mine.append(r)
     return mine
 
@@ -100,7 +101,7 @@ def _safely(fn: Callable[[JsonObj, MappingContext], Any], r: JsonObj, ctx: Mappi
     try:
         return fn(r, ctx)
     except _READ_ERRORS as exc:  # a malformed resource must not lose the whole record
-        ctx.warn(resource_ref(r), f"could not be read ({type(exc).__name__}); ignored")
+        ctx.warn(ctx.ref(r), f"could not be read ({type(exc).__name__}); ignored")
         return None
 
 

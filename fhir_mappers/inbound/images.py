@@ -28,7 +28,6 @@ from fhir_mappers.inbound.fhir_json import (
     objs,
     parse_time,
     period_start,
-    resource_ref,
     status_code,
     text,
 )
@@ -95,7 +94,7 @@ def _uid(value: str | None) -> str | None:
 
 
 def imaging_study_refs(resource: JsonObj, ctx: MappingContext) -> list[ImageRef]:
-    ref = resource_ref(resource)
+    ref = ctx.ref(resource)
     status = status_code(resource, "status")
     if status not in (None, "available"):
         if status in ("entered-in-error", "cancelled"):
@@ -167,7 +166,7 @@ def _endpoint_address(endpoint_ref: str | None, ctx: MappingContext) -> str | No
 
 
 def media_refs(resource: JsonObj, ctx: MappingContext) -> list[ImageRef]:
-    ref = resource_ref(resource)
+    ref = ctx.ref(resource)
     status = status_code(resource, "status")
     if status in ("entered-in-error", "not-done", "stopped"):
         if status == "entered-in-error":
@@ -209,7 +208,7 @@ def media_refs(resource: JsonObj, ctx: MappingContext) -> list[ImageRef]:
 
 
 def document_refs(resource: JsonObj, ctx: MappingContext) -> list[ImageRef]:
-    ref = resource_ref(resource)
+    ref = ctx.ref(resource)
     status = status_code(resource, "status")
     doc_status = status_code(resource, "docStatus")
     if "entered-in-error" in (status, doc_status):

@@ -22,7 +22,6 @@ from fhir_mappers.inbound.fhir_json import (
     objs,
     parse_time,
     period_start,
-    resource_ref,
     status_code,
     text,
 )
@@ -118,7 +117,7 @@ def _is_current(resource: JsonObj, ctx: MappingContext, ref: str) -> str | None:
 
 
 def medications_of(resource: JsonObj, ctx: MappingContext) -> list[MedicationFact]:
-    ref = resource_ref(resource)
+    ref = ctx.ref(resource)
     status = _is_current(resource, ctx, ref)
     if status is None:
         return []

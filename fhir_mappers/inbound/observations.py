@@ -31,7 +31,6 @@ from fhir_mappers.inbound.fhir_json import (
     objs,
     parse_time,
     period_start,
-    resource_ref,
     status_code,
     text,
 )
@@ -41,6 +40,7 @@ from fhir_mappers.units import (
     plausible,
     resolve_unit,
     safe_unit_text,
+    same_conversion,
     to_canonical,
 )
 from models.clinical_facts import CANONICAL_UNITS, Measurement
@@ -170,7 +170,9 @@ def to_measurement(
         ctx.warn(ref, f"{label}: no unit; read as {default}, the unit its code implies")
         ucum = default
         written = default
-    elif resolved.conflict:
+    elif resolved.conflict and not same_conversion(
+        measure, resolved.by_code or "", resolved.by_text or ""
+    ):
         ctx.warn(ref, f"{label}: unit code and unit text disagree; dropped")
         return None
     elif resolved.ucum is None:
@@ -273,7 +275,7 @@ def measurements_of(
     resource: JsonObj, ctx: MappingContext
 ) -> list[tuple[str, Measurement, ObsTime]]:
     """Every measurement one Observation carries (itself and its components)."""
-    ref = resource_ref(resource)
+    ref = ctx.ref(resource)
     carriers: list[tuple[JsonObj, tuple[str, str, bool]]] = []
     top = identify(obj(resource, "code"))
     if top:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from fhir_mappers.inbound.context import MappingContext
-from fhir_mappers.inbound.fhir_json import JsonObj, parse_time, resource_ref, text
+from fhir_mappers.inbound.fhir_json import JsonObj, parse_time, text
 from models.clinical_facts import Sex
 
 _SEX = {"male": Sex.MALE, "m": Sex.MALE, "female": Sex.FEMALE, "f": Sex.FEMALE}
@@ -16,7 +16,7 @@ def birth_date(patient: JsonObj | None, ctx: MappingContext) -> date | None:
     so age equals "as_of year minus birth year" as most systems show it (with a warning)."""
     if patient is None:
         return None
-    ref = resource_ref(patient)
+    ref = ctx.ref(patient)
     raw = patient.get("birthDate")
     if raw is None:
         return None
@@ -51,5 +51,5 @@ def sex_of(patient: JsonObj | None, ctx: MappingContext) -> Sex:
     if g == "other":
         return Sex.OTHER
     if g != "unknown":
-        ctx.warn(resource_ref(patient), "gender is not a FHIR administrative-gender code")
+        ctx.warn(ctx.ref(patient), "gender is not a FHIR administrative-gender code")
     return Sex.UNKNOWN

@@ -9,7 +9,7 @@ import re
 
 from fhir_mappers import codes
 from fhir_mappers.inbound.context import MappingContext
-from fhir_mappers.inbound.fhir_json import JsonObj, codings, concept_text, obj, resource_ref
+from fhir_mappers.inbound.fhir_json import JsonObj, codings, concept_text, obj
 from fhir_mappers.inbound.observations import (
     ObsTime,
     has_code,
@@ -39,7 +39,7 @@ def _answer(resource: JsonObj) -> tuple[JsonObj | None, str]:
 def smoking_of(resource: JsonObj, ctx: MappingContext) -> tuple[SmokingFact, ObsTime] | None:
     if not has_code(obj(resource, "code"), codes.LOINC_SMOKING):
         return None
-    ref = resource_ref(resource)
+    ref = ctx.ref(resource)
     if observation_status(resource, ref, ctx) is False:
         return None
     concept, label = _answer(resource)
@@ -66,7 +66,7 @@ def smoking_of(resource: JsonObj, ctx: MappingContext) -> tuple[SmokingFact, Obs
 def pregnancy_of(resource: JsonObj, ctx: MappingContext) -> tuple[ConditionFact, ObsTime] | None:
     if not has_code(obj(resource, "code"), codes.LOINC_PREGNANCY):
         return None
-    ref = resource_ref(resource)
+    ref = ctx.ref(resource)
     if observation_status(resource, ref, ctx) is False:
         return None
     concept, label = _answer(resource)

@@ -1,16 +1,56 @@
-"""`deepdr-fhir demo`: placeholder until the demo lands (issue 2)."""
+"""`deepdr-fhir demo`: start the bundled FHIR server, load the demo patients, print each
+patient's clinical facts (logic in plugin.demo). `--export DIR` writes the generated
+Bundles instead (no server), e.g. to try `deepdr-fhir facts DIR/01-type1-young.json`."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from datetime import date
+from pathlib import Path
 
-from plugin.cli.common import CliError
+from plugin.cli.common import EXIT_OK, CliError
+from plugin.cli.facts_cmd import parse_as_of
+from plugin.demo.generate import DEFAULT_SEED, export_demo, generate_demo
+from plugin.demo.photos import PhotoLibrary
+from plugin.demo.run import run_demo
+from plugin.fhir import FhirError
+from plugin.local_servers.fhir_server import LocalServerError
+
+EXIT_ENVIRONMENT = 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the end-to-end demo on embedded data")
+    p = sub.add_parser(
+        "demo",
+        help="run the end-to-end demo on embedded data",
+        description="Start a FHIR server, load synthetic diabetic patients (with labelled "
+        "fundus photographs from the shared data) and print each patient's clinical facts.",
+    )
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", help="reference date (default today)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--no-photos", action="store_true", help="attach no fundus photographs")
+    p.add_argument("--export", metavar="DIR", help="write the demo Bundles to DIR and stop")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise CliError("not implemented yet")
+    as_of = parse_as_of(args.as_of) or date.today()
+    library = None if args.no_photos else PhotoLibrary.open()
+    if args.export:
+        out = Path(args.export)
+        if out.exists() and not out.is_dir():
+            raise CliError(f"{args.export}: exists and is not a directory")
+        try:
+            written = export_demo(generate_demo(args.seed, as_of, library), out)
+        except OSError as exc:
+            raise CliError(f"{args.export}: cannot write ({exc.strerror})") from exc
+        print(f"wrote {len(written)} files to {out}")
+        return EXIT_OK
+    try:
+        run_demo(seed=args.seed, as_of=as_of, json_output=args.json, library=library)
+    except (LocalServerError, FhirError) as exc:
+        print(f"deepdr-fhir demo: {exc}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    return EXIT_OK
