@@ -19,6 +19,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "plugin.cli.facts_cmd",
     "plugin.cli.demo_cmd",
     "plugin.cli.advise_cmd",
+    "plugin.cli.advice_cmd",
 )
 
 
