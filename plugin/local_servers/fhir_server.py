@@ -22,8 +22,11 @@ class LocalServerError(RuntimeError):
 class LocalFhirServer:
     """`with LocalFhirServer() as srv: srv.base_url` -> "http://127.0.0.1:PORT/fhir/R4"."""
 
-    def __init__(self, load: list[Path] | None = None, server_dir: Path = SERVER_DIR) -> None:
+    def __init__(
+        self, load: list[Path] | None = None, server_dir: Path = SERVER_DIR, validate: bool = False
+    ) -> None:
         self._load = load or []
+        self._validate = validate  # check resources on create/update, as Medplum's server does
         self._dir = server_dir
         self._proc: subprocess.Popen[str] | None = None
         self.base_url = ""
@@ -37,6 +40,8 @@ class LocalFhirServer:
         cmd = [node, "server.mjs", "--port", "0"]
         for path in self._load:
             cmd += ["--load", str(path)]
+        if self._validate:
+            cmd.append("--validate")
         self._proc = subprocess.Popen(
             cmd,
             cwd=self._dir,

