@@ -97,7 +97,7 @@ def test_a_crashing_handler_is_500_without_details(
 def test_get_on_a_service_is_405_json(
     cds_server: CdsTestServer, cds_client: LocalCdsClient
 ) -> None:
-    r = cds_client._http.get(cds_client.url("/cds-services/bp-review"))
+    r = cds_client.http.get(cds_client.url("/cds-services/bp-review"))
     assert r.status_code == 405
     assert r.headers["Allow"] == "POST"
     assert r.json()["resourceType"] == "OperationOutcome"
@@ -192,7 +192,7 @@ def test_feedback_needs_auth_and_a_known_service(
 def test_cors_preflight_needs_no_auth_and_allows_the_configured_origin(
     cds_server: CdsTestServer, cds_client: LocalCdsClient
 ) -> None:
-    http = cds_client._http
+    http = cds_client.http
     preflight = {
         "Origin": cds_server.allowed_origin,
         "Access-Control-Request-Method": "POST",

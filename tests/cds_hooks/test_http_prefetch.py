@@ -61,7 +61,7 @@ def test_audience_is_the_public_url_behind_a_proxy(
     cds_server: CdsTestServer, cds_client: LocalCdsClient
 ) -> None:
     url = f"{cds_server.base_url}/proxied/cds-services"
-    http = cds_client._http
+    http = cds_client.http
     public = cds_client.sign("https://cds.example.org/deepdr/cds-services")
     assert http.get(url, headers={"Authorization": f"Bearer {public}"}).status_code == 200
     internal = cds_client.sign(url)

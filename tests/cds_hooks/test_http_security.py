@@ -102,7 +102,7 @@ def test_jku_on_the_allow_list_is_honoured(
 ) -> None:
     url = cds_client.url("/cds-services")
     token = cds_client.sign(url, jku=cds_client.jwks_url)
-    r = cds_client._http.get(url, headers={"Authorization": f"Bearer {token}"})
+    r = cds_client.http.get(url, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
 
 
@@ -114,6 +114,6 @@ def test_a_rotated_in_key_is_picked_up_by_refreshing_the_jwks(
     before = cds_server.jwks.fetch_count(cds_client.jwks_url)
     key = cds_client.rotate_in_key()
     token = cds_client.sign(url, key=key)
-    r = cds_client._http.get(url, headers={"Authorization": f"Bearer {token}"})
+    r = cds_client.http.get(url, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200, r.text
     assert cds_server.jwks.fetch_count(cds_client.jwks_url) == before + 1
