@@ -108,6 +108,9 @@ class HttpJwksCache:
                 raise JwksError("JWK Set unavailable")
             return entry.keys
 
+    def close(self) -> None:
+        self._client.close()
+
     def fetch_count(self, url: str) -> int:
         """For diagnostics and tests: how many times `url` was successfully fetched."""
         return self._fetches.get(url, 0)

@@ -233,8 +233,10 @@ class CdsJwtVerifier:
             raise CdsAuthError("token expired")
         if iat > now + skew:
             raise CdsAuthError("iat is in the future")
-        lifetime = self._policy.max_lifetime_s
-        if exp - iat > lifetime or exp - now > lifetime + skew:
+        # At most max_lifetime_s (5 min) of validity; the skew absorbs a client that
+        # rounds iat down or stamps it a moment before signing.
+        limit = self._policy.max_lifetime_s + skew
+        if exp - iat > limit or exp - now > limit:
             raise CdsAuthError("token lifetime too long")
         nbf = _number(claims, "nbf")
         if nbf is not None and nbf > now + skew:

@@ -303,6 +303,7 @@ def cds_server(cds_client: LocalCdsClient) -> Iterator[CdsTestServer]:
         server.shutdown()
         server.server_close()
         fetcher.close()
+        jwks.close()
 
 
 ACCESS_TOKEN = "opaque-fhir-access-token"

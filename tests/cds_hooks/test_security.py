@@ -175,6 +175,9 @@ def test_defects_are_refused(token: str | None, reason: str) -> None:
 
 def test_skew_is_tolerated_within_the_configured_bound() -> None:
     v = _verifier(clock_skew_s=30)
+    v.authenticate(
+        f"Bearer {_token(_claims(iat=int(NOW) - 20, exp=int(NOW) + 300, jti='j0'))}", AUD
+    )
     v.authenticate(f"Bearer {_token(_claims(exp=int(NOW) - 29, iat=int(NOW) - 200))}", AUD)
     v.authenticate(f"Bearer {_token(_claims(iat=int(NOW) + 29, jti='j2'))}", AUD)
     strict = _verifier(clock_skew_s=0)
