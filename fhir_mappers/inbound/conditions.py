@@ -241,9 +241,7 @@ def read_condition(resource: JsonObj, ctx: MappingContext) -> ConditionRecord | 
     if clinical in _CURRENT:
         current = True
         if abated:
-            ctx.warn(
-                ref, f"clinicalStatus {clinical} but an abatement is recorded; taken as {clinical}"
-            )
+            ctx.warn(ref, f"clinicalStatus {clinical} with an abatement; taken as {clinical}")
     elif clinical in _OVER or clinical == "remission":
         current = False
     elif clinical is None:
@@ -330,7 +328,9 @@ def diabetes_fact(records: list[ConditionRecord], ctx: MappingContext) -> Diabet
     if not current:
         base = condition_fact(mine, "diabetes")
         assert base is not None
-        return DiabetesFact(**base.model_dump())
+        rec = next(r for r in mine if r.ref == base.source)
+        kind = rec.detail("diabetes") or "unspecified"
+        return DiabetesFact(**base.model_dump(), type=DiabetesType(kind))
     typed = [r for r in current if r.detail("diabetes") not in (None, "unspecified")]
     kinds = Counter(r.detail("diabetes") for r in typed)
     if len(kinds) > 1 and "gestational" in kinds:
