@@ -108,7 +108,8 @@ def test_chinese_rewrite_checked_in_chinese(
     good = _as_output(
         draft,
         {
-            "EYE-REFER-URGENT-PDR": "眼底检查提示增殖期病变，请尽快紧急转诊眼科，可能需要激光或抗VEGF治疗。"
+            "EYE-REFER-URGENT-PDR": "眼底检查提示增殖期病变，请尽快紧急转诊眼科，"
+            "可能需要激光或抗VEGF治疗。"
         },
     )
     ok = verify_rewrite(draft, good, "fake")
