@@ -82,7 +82,9 @@ def observation_time(resource: JsonObj) -> ObsTime:
 # --- Values -----------------------------------------------------------------------------
 
 _VALUE_STRING = re.compile(r"^\s*(<=|>=|≤|≥|<|>|=)?\s*([+-]?\d+(?:[.,]\d+)?)\s*(.*?)\s*$")
-_FLAGS = re.compile(r"\s*(?:\(?\b(?:hh?|ll?|a|high|low|abnormal|critical)\b\)?|\*+)\s*$", re.I)
+# Lab flags after the number ("7.2 H", "7.2 (high)", "7.2*"); a flag stands alone, so the
+# "L" of "mmol/L" is not one.
+_FLAGS = re.compile(r"(?:(?:^|\s)\(?(?:hh?|ll?|a|high|low|abnormal|critical)\)?|\*+)\s*$", re.I)
 _COMPARATORS = {"≤": "<=", "≥": ">=", "=": None}
 
 
