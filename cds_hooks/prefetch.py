@@ -97,7 +97,9 @@ class PrefetchData:
                 for e in found.get("entry") or []
                 if isinstance(e, Mapping)
                 and isinstance(e.get("resource"), Mapping)
-                and (e.get("search") or {}).get("mode") != "outcome"
+                and not (
+                    isinstance(e.get("search"), Mapping) and e["search"].get("mode") == "outcome"
+                )
             ]
         else:
             out = [found]
@@ -117,7 +119,10 @@ def is_error_outcome(value: Mapping[str, Any]) -> bool:
     return all(
         isinstance(r, Mapping)
         and r.get("resourceType") == "OperationOutcome"
-        and any(i.get("severity") in ("error", "fatal") for i in r.get("issue") or [])
+        and any(
+            isinstance(i, Mapping) and i.get("severity") in ("error", "fatal")
+            for i in r.get("issue") or []
+        )
         for r in resources
     )
 

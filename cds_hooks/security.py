@@ -147,7 +147,8 @@ class CdsJwtVerifier:
         token = _bearer_token(authorization)
         header, unverified = _decode_unverified(token)
         alg, kid = self._check_header(header)
-        issuer = self._issuers.get(unverified.get("iss"))  # type: ignore[arg-type]
+        iss = unverified.get("iss")
+        issuer = self._issuers.get(iss) if isinstance(iss, str) else None
         if issuer is None:
             raise CdsAuthError("untrusted issuer")
         key = self._find_key(issuer, header, kid, alg)

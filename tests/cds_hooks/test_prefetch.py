@@ -204,3 +204,20 @@ def test_prefetch_data_mapping_behaviour() -> None:
     data = PrefetchData({"a": PrefetchItem("a", PrefetchStatus.PROVIDED, PATIENT)})
     assert "a" in data and list(data) == ["a"] and data["a"].obtained
     assert not PrefetchItem("b", PrefetchStatus.UNAVAILABLE).obtained
+
+
+def test_odd_shapes_from_a_client_do_not_crash() -> None:
+    odd = {
+        "resourceType": "Bundle",
+        "entry": [
+            "not an entry",
+            {"resource": {"resourceType": "OperationOutcome", "issue": ["x"]}, "search": "x"},
+            {"resource": {"resourceType": "Observation", "id": "o"}},
+        ],
+    }
+    data = _resolver(None).resolve(TEMPLATES, (), _request({"labs": odd}, access=False))
+    assert data.status("labs") is PrefetchStatus.PROVIDED
+    assert [r["resourceType"] for r in data.resources("labs")] == [
+        "OperationOutcome",
+        "Observation",
+    ]

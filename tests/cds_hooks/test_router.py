@@ -192,3 +192,44 @@ def test_one_id_may_serve_several_hooks_but_not_one_hook_twice() -> None:
             resolver=PrefetchResolver(None),
             feedback_store=InMemoryFeedbackStore(),
         )
+
+
+ODD_VALUES: list[Any] = [None, 0, True, "x", "", [], {}, [None], {"resourceType": 1}, ["a"]]
+
+
+def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            out += _paths(value, (*prefix, key))
+    elif isinstance(doc, list):
+        for i, value in enumerate(doc):
+            out += _paths(value, (*prefix, i))
+    return out
+
+
+def _replaced(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
+    copy = json.loads(json.dumps(doc))
+    target = copy
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return copy
+
+
+def test_any_odd_value_anywhere_gives_a_typed_error_or_an_answer() -> None:
+    """Every field of a valid request, replaced by each odd JSON value: the router either
+    answers or raises a CdsError (a 4xx/5xx with a short reason), never anything else."""
+    base = json.loads(_body(fhirServer="https://ehr.example.org/fhir"))
+    router = _router(FunctionHandler(lambda request, data: CdsResponse(cards=[])))
+    outcomes: set[str] = set()
+    for path in _paths(base):
+        for value in ODD_VALUES:
+            body = json.dumps(_replaced(base, path, value)).encode()
+            try:
+                router.call_service(OK, "svc", lambda body=body: body)
+                outcomes.add("200")
+            except CdsError as exc:
+                assert exc.http_status in (400, 412), (path, value, exc.reason)
+                outcomes.add(str(exc.http_status))
+    assert outcomes == {"200", "400", "412"}

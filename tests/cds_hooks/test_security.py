@@ -153,6 +153,8 @@ def _unsigned(header: dict[str, Any], claims: dict[str, Any]) -> str:
         ),
         (_token(_claims(iss="https://other.example/")), "untrusted issuer"),
         (_token(_claims(iss=None)), "untrusted issuer"),
+        (_token(_claims(iss=[ISS])), "untrusted issuer"),
+        (_token(_claims(aud={"url": AUD})), "wrong audience"),
         (_token(kid="nobody"), "unknown kid"),
         (_token(key=ECKey.generate_key("P-384", private=True)), "bad signature"),
         (_token(key=RSA, alg="RS384", kid="ec1"), "unknown kid"),  # kid of the wrong type
