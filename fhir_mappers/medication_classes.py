@@ -235,6 +235,11 @@ _COMPILED = tuple((classes, re.compile(p)) for classes, p in _NAME_PATTERNS)
 _NOT_A_DRUG = re.compile(r"needle|syringe|lancet|test strip|glucometer|meter\b|pump supplies|针头")
 
 
+def is_supply(name: str) -> bool:
+    """Pen needles, syringes, test strips...: on medication lists, not medications."""
+    return bool(_NOT_A_DRUG.search(name.lower()))
+
+
 def name_classes(name: str) -> tuple[C, ...]:
     """Classes named in a display/text; () for supplies (pen needles, test strips)."""
     s = name.lower()

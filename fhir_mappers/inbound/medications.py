@@ -25,7 +25,12 @@ from fhir_mappers.inbound.fhir_json import (
     status_code,
     text,
 )
-from fhir_mappers.medication_classes import RXNORM_INGREDIENTS, atc_classes, name_classes
+from fhir_mappers.medication_classes import (
+    RXNORM_INGREDIENTS,
+    atc_classes,
+    is_supply,
+    name_classes,
+)
 from models.clinical_facts import MedicationClass, MedicationFact
 
 _CURRENT = {"active", "on-hold"}
@@ -80,14 +85,23 @@ def _drug(resource: JsonObj, ctx: MappingContext, ref: str) -> tuple[JsonObj | N
     code = obj(med, "code")
     if code is not None and _classes(code):
         return code, None
-    # A Medication without a usable code: try its ingredients.
+    # A Medication without a usable code: its ingredients, together (a combination product
+    # gets every class).
+    items: list[JsonObj] = []
     for ing in objs(med, "ingredient"):
         item = obj(ing, "itemCodeableConcept")
         if item is None:
             sub = ctx.index.resolve(text(obj(ing, "itemReference"), "reference"), container=med)
             item = obj(sub, "code") if sub else None
         if item is not None and _classes(item):
-            return item, first_display(code) if code else None
+            items.append(item)
+    if items:
+        names = [first_display(i) or "?" for i in items]
+        combined = {
+            "coding": [c for i in items for c in objs(i, "coding")],
+            "text": " / ".join(names),
+        }
+        return combined, first_display(code) if code else None
     return code, text(mref, "display")
 
 
@@ -128,10 +142,12 @@ def medications_of(resource: JsonObj, ctx: MappingContext) -> list[MedicationFac
             fallback_name = "unidentified medication"
         else:
             return []
+    name = fallback_name or (first_display(concept) if concept is not None else None) or "?"
+    if is_supply(name) or (concept is not None and is_supply(concept_text(concept))):
+        return []
     classes = _classes(concept) if concept is not None else []
     if not classes and fallback_name:
         classes = list(name_classes(fallback_name))
-    name = (first_display(concept) if concept is not None else None) or fallback_name or "?"
     coding = _best_coding(concept)
     when = (
         parse_time(resource.get("authoredOn"))
