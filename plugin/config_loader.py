@@ -283,3 +283,28 @@ def _display_path(loc: Sequence[int | str], data: Any) -> str:
 
 def _is_pydantic_tag(segment: str) -> bool:
     return "[" in segment or segment.startswith(("function-", "tagged-union"))
+
+
+# --- checks against the filesystem (start-up and `config check`) ----------------------------
+
+
+def check_referenced_files(loaded: LoadedConfig) -> list[str]:
+    """Problems with files the settings name (key files, the model bundle), one line each."""
+    settings = loaded.settings
+    problems = []
+    files: list[tuple[str, Path | None]] = [
+        ("smart.private_key_path", settings.smart.private_key_path),
+        ("fhir.auth.private_key_path", getattr(settings.fhir.auth, "private_key_path", None)),
+    ]
+    for key, path in files:
+        if path is not None and not path.is_file():
+            problems.append(f"{key}: file {path} not found [{loaded.source_of(key)}]")
+        elif path is not None and not os.access(path, os.R_OK):
+            problems.append(f"{key}: file {path} not readable [{loaded.source_of(key)}]")
+    bundle = settings.grader.bundle
+    if bundle is not None and not (bundle / "metadata.json").is_file():
+        problems.append(
+            f"grader.bundle: {bundle} is not a model bundle (no metadata.json) "
+            f"[{loaded.source_of('grader.bundle')}]"
+        )
+    return problems

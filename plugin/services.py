@@ -117,14 +117,16 @@ class Services:
         )
         return AuditingGateway(inner, self.audit, actor)
 
-    def close(self) -> None:
+    def close(self, timeout_s: float | None = None) -> None:
+        """Stops workers (running jobs get `timeout_s`, default the lease; one cut off is
+        retried elsewhere after its lease expires), then closes gateways and the store."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             worker, self.worker = self.worker, None
         if worker is not None:
-            worker.stop(timeout_s=self.settings.jobs.lease_s)
+            worker.stop(timeout_s=self.settings.jobs.lease_s if timeout_s is None else timeout_s)
         for close in reversed(self._closers):
             try:
                 close()
