@@ -34,7 +34,8 @@ from fhir_mappers.inbound.fhir_json import (
 from models.clinical_facts import ImageRef, ImageSourceKind
 
 _EYE_WORDS = re.compile(
-    r"fundus|fundal|retina|retinal|\beyes?\b|ophthalm|optic disc|眼底|视网膜|眼科"
+    r"fundus|fundal|retina|retinal|\beyes?\b|ophthalm|optic disc|\bo[dsu]\b"
+    r"|眼底|视网膜|眼科|左眼|右眼|双眼"
 )
 _LEFT = re.compile(r"\bleft\b|\bos\b|左眼|左侧")
 _RIGHT = re.compile(r"\bright\b|\bod\b|右眼|右侧")
@@ -194,12 +195,16 @@ def media_refs(resource: JsonObj, ctx: MappingContext) -> list[ImageRef]:
         if not (eye or (ophthalmic and body is None)):
             ctx.warn(ref, "image with no sign it shows an eye; ignored")
             continue
+        # A coded body site is the best evidence of the eye; then the title and the labels.
+        side = _laterality((body,), (concept_text(body),))
+        if side == "unknown":
+            side = _side_of_words(title, *labels)
         out.append(
             ImageRef(
                 source=ref,
                 date=created.day if created else None,
                 kind=ImageSourceKind.MEDIA,
-                laterality=_laterality((body,), (concept_text(body), *labels, title)),
+                laterality=side,
                 url=text(att, "url"),
                 content_type=ctype,
             )
@@ -240,12 +245,16 @@ def document_refs(resource: JsonObj, ctx: MappingContext) -> list[ImageRef]:
         if not eye:
             ctx.warn(ref, "image with no sign it shows an eye; ignored")
             continue
+        # The attachment's own title says most about its eye; then the document.
+        side = _side_of_words(title)
+        if side == "unknown":
+            side = _laterality((body,), tuple(labels))
         out.append(
             ImageRef(
                 source=ref,
                 date=when.day if when else None,
                 kind=ImageSourceKind.DOCUMENT_REFERENCE,
-                laterality=_laterality((body,), (*labels, title)),
+                laterality=side,
                 url=text(att, "url"),
                 content_type=ctype,
             )
