@@ -55,10 +55,12 @@ def load_or_fail(config_file: str | None) -> LoadedConfig:
 
 
 def fail(problems: tuple[str, ...] | list[str]) -> NoReturn:
-    for line in problems[:-1]:
+    """One problem: one line. Several: one line each, then the summary."""
+    if len(problems) == 1:
+        raise CliError(f"invalid configuration: {problems[0]}")
+    for line in problems:
         print(f"  {line}", file=sys.stderr)
-    many = f" ({len(problems)} problems; see above)" if len(problems) > 1 else ""
-    raise CliError(f"invalid configuration{many}: {problems[-1]}")
+    raise CliError(f"invalid configuration ({len(problems)} problems above)")
 
 
 def run_check(args: argparse.Namespace) -> int:
