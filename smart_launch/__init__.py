@@ -35,6 +35,7 @@ from smart_launch.launch import (
     SmartAppConfig,
     SmartLaunchClient,
 )
+from smart_launch.provider import SessionTokenProvider
 from smart_launch.scopes import GrantedScopes
 from smart_launch.session import (
     InMemorySessionBackend,
@@ -69,6 +70,7 @@ __all__ = [
     "SessionCipher",
     "SessionError",
     "SessionRepository",
+    "SessionTokenProvider",
     "SigningKey",
     "SmartAppConfig",
     "SmartAuthError",

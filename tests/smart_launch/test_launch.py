@@ -350,3 +350,29 @@ def test_redirect_uri_must_be_secure() -> None:
                 client=PublicClient("a"), redirect_uri="http://app.example.org/cb", scopes=()
             )
         )
+
+
+def test_session_token_provider_refreshes_and_persists(fake_server: Any) -> None:
+    from smart_launch.errors import SessionError
+    from smart_launch.provider import SessionTokenProvider
+    from smart_launch.session import InMemorySessionBackend, SessionCipher, SessionRepository
+
+    client = make_client(fake_server, refresh_margin_s=60)
+    session = authorized(fake_server, client, expires_in=600)
+    repo = SessionRepository(
+        InMemorySessionBackend(), SessionCipher([SessionCipher.generate_key()])
+    )
+    repo.save(session)
+    provider = SessionTokenProvider(client, repo, session.session_id)
+    assert provider() == "at-0"
+    fake_server.clock.advance(550)
+    fake_server.token_answers.append(
+        (200, {"access_token": "renewed", "token_type": "Bearer", "expires_in": 600})
+    )
+    assert provider() == "renewed"
+    stored = repo.load(session.session_id)
+    assert stored is not None and stored.tokens is not None
+    assert stored.tokens.access_token == "renewed"
+    assert provider() == "renewed" and len(fake_server.token_requests) == 2
+    with pytest.raises(SessionError):
+        SessionTokenProvider(client, repo, "unknown")()

@@ -3,6 +3,8 @@ EHR (its own keys, store and client registry)."""
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 from flask import Flask
 from joserfc.jwk import RSAKey
@@ -24,6 +26,8 @@ def _id_token_key() -> RSAKey:
 
 
 def create_test_ehr_app(settings: TestEhrSettings, *, http: httpx.Client | None = None) -> Flask:
+    # authlib logs issued token dicts at DEBUG ("Issue token ..."): never let them reach a log.
+    logging.getLogger("authlib").setLevel(max(logging.INFO, logging.getLogger("authlib").level))
     client = http or httpx.Client(timeout=settings.upstream_timeout_s, follow_redirects=False)
     ctx = EhrContext(
         settings=settings,

@@ -4,6 +4,7 @@ Short lifetimes let tests exercise expiry and refresh for real."""
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -13,6 +14,11 @@ DEFAULT_APP_SCOPE = (
     "launch launch/patient openid fhirUser offline_access online_access "
     "patient/*.cruds user/*.cruds"
 )
+
+
+def _is_absolute_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
 
 
 class RegisteredClient(BaseModel):
@@ -34,6 +40,9 @@ class RegisteredClient(BaseModel):
 
     @model_validator(mode="after")
     def _credentials_match_method(self) -> RegisteredClient:
+        for url in (*self.redirect_uris, self.launch_uri, self.jwks_uri):
+            if url is not None and not _is_absolute_http_url(url):
+                raise ValueError(f"not an absolute http(s) URL: {url!r}")
         if self.auth_method == "client_secret_basic" and not self.client_secret:
             raise ValueError("client_secret_basic needs client_secret")
         if self.auth_method == "private_key_jwt" and not (self.jwks or self.jwks_uri):
