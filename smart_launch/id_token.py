@@ -153,6 +153,4 @@ def relative_fhir_user(fhir_user: str, fhir_base_url: str) -> str:
     base = fhir_base_url.rstrip("/") + "/"
     if fhir_user.startswith(base):
         return fhir_user[len(base) :]
-    if "://" not in fhir_user:
-        return fhir_user
-    return fhir_user  # absolute on another server: keep it absolute
+    return fhir_user  # already relative, or absolute on another server (kept absolute)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from smart_launch.discovery import SmartConfiguration
 from smart_launch.errors import SessionError
+from smart_launch.id_token import relative_fhir_user
 from smart_launch.scopes import split_scope
 from smart_launch.tokens import TokenSet
 
@@ -62,6 +63,14 @@ class SmartSession(BaseModel):
     @property
     def authorized(self) -> bool:
         return self.tokens is not None
+
+    @property
+    def fhir_user_reference(self) -> str | None:
+        """The signed-in user as `Practitioner/123` when the id_token's fhirUser lies on this
+        FHIR server (absolute on another server otherwise); None without an id_token."""
+        if self.tokens is None or self.tokens.fhir_user is None:
+            return None
+        return relative_fhir_user(self.tokens.fhir_user, self.iss)
 
     def missing_scopes(self) -> tuple[str, ...]:
         """Requested scopes the token does not carry (all of them before authorization):

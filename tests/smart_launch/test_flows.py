@@ -90,7 +90,7 @@ def diagnostic_report(patient: str) -> dict[str, Any]:
     }
 
 
-def test_ehr_launch_end_to_end(start_ehr: Callable[..., Any]) -> None:
+def test_ehr_launch_end_to_end(start_ehr: Callable[..., Any], fhir_base_url: str) -> None:
     ehr = start_ehr(public_app())
     client = smart_client()
     pending, back = ehr_launch(ehr, client, "smart-flow-p1")
@@ -101,6 +101,9 @@ def test_ehr_launch_end_to_end(start_ehr: Callable[..., Any]) -> None:
     assert session.iss == ehr.fhir_base_url
     assert tokens.patient == "smart-flow-p1"
     assert tokens.fhir_user == f"{ehr.fhir_base_url}/Practitioner/ehr-clinician"
+    assert session.fhir_user_reference == "Practitioner/ehr-clinician"
+    # The EHR user exists on the FHIR server (seeded), as sign-off Provenance will cite it.
+    assert httpx.get(f"{fhir_base_url}/Practitioner/ehr-clinician").status_code == 200
     assert tokens.need_patient_banner is True
     assert tokens.smart_style_url == f"{ehr.base_url}/ehr/smart-style.json"
     assert tokens.refresh_token  # offline_access was granted

@@ -64,7 +64,8 @@ class TestEhrSettings(BaseModel):
     fhir_upstream: str
     clients: tuple[RegisteredClient, ...] = ()
     practitioner_id: str = "ehr-clinician"
-    practitioner_name: str = "Dr. Test Clinician"
+    practitioner_name: str = "Test Clinician"
+    seed_practitioner: bool = True  # PUT the user's Practitioner on the FHIR server at start
     access_token_lifetime_s: int = Field(default=3600, gt=0)
     backend_token_lifetime_s: int = Field(default=300, gt=0)
     refresh_token_lifetime_s: int = Field(default=24 * 3600, gt=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -12,6 +13,10 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from plugin.local_servers.test_ehr.app import create_test_ehr_app
 from plugin.local_servers.test_ehr.config import TestEhrSettings
+
+
+class TestEhrError(RuntimeError):
+    __test__ = False
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -36,6 +41,8 @@ class LocalTestEhr:
 
     def start(self) -> str:
         self._http = httpx.Client(timeout=self.settings.upstream_timeout_s)
+        if self.settings.seed_practitioner:
+            self._seed_practitioner(self._http)
         app = create_test_ehr_app(self.settings, http=self._http)
         self._server = make_server(
             "127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler
@@ -46,6 +53,24 @@ class LocalTestEhr:
         )
         self._thread.start()
         return self.base_url
+
+    def _seed_practitioner(self, http: httpx.Client) -> None:
+        """The signed-in user (fhirUser) exists on the FHIR server, as in a real EHR."""
+        pid = self.settings.practitioner_id
+        given, _, family = self.settings.practitioner_name.rpartition(" ")
+        name: dict[str, Any] = {"text": self.settings.practitioner_name, "family": family}
+        if given:
+            name["given"] = given.split()
+        body = {"resourceType": "Practitioner", "id": pid, "active": True, "name": [name]}
+        url = f"{self.settings.fhir_upstream.rstrip('/')}/Practitioner/{pid}"
+        try:
+            response = http.put(url, json=body, headers={"Content-Type": "application/fhir+json"})
+        except httpx.HTTPError as exc:
+            self.stop()
+            raise TestEhrError(f"FHIR server unreachable at {url}") from exc
+        if response.status_code not in (200, 201):
+            self.stop()
+            raise TestEhrError(f"could not create the EHR user (HTTP {response.status_code})")
 
     @property
     def fhir_base_url(self) -> str:
