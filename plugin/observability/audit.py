@@ -185,6 +185,17 @@ class AuditingGateway:
     def capabilities(self) -> JSON:
         return self.inner.capabilities()  # no patient data: not audited
 
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> AuditingGateway:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def _audited(self, action: str, refs: Sequence[str | None], call: Callable[[], Any]) -> Any:
         try:
             result = call()
