@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -67,6 +68,12 @@ def read_record(gateway: FhirGateway, patient_id: str) -> list[JSON]:
     return resources
 
 
+def _load_and_read(gateway: FhirGateway, demo: DemoPatient, as_of: date) -> DemoResult:
+    pid = load_patient(gateway, demo)
+    record = read_record(gateway, pid)
+    return DemoResult(demo, pid, clinical_facts_from_fhir(record, as_of=as_of, patient_id=pid))
+
+
 def run_demo(
     *,
     seed: int,
@@ -74,16 +81,17 @@ def run_demo(
     json_output: bool = False,
     out: Callable[[str], None] = print,
     library: PhotoLibrary | None = None,
+    base_url: str | None = None,
 ) -> list[DemoResult]:
+    """`base_url`: load into that (test) server instead of starting the bundled one."""
     patients = generate_demo(seed=seed, as_of=as_of, library=library)
-    results: list[DemoResult] = []
-    with LocalFhirServer() as server, HttpFhirGateway(server.base_url, timeout_s=60) as gw:
-        if not json_output:
-            out(f"FHIR server (Medplum in-memory router) at {server.base_url}")
-        for demo in patients:
-            pid = load_patient(gw, demo)
-            facts = clinical_facts_from_fhir(read_record(gw, pid), as_of=as_of, patient_id=pid)
-            results.append(DemoResult(demo, pid, facts))
+    with ExitStack() as stack:
+        if base_url is None:
+            base_url = stack.enter_context(LocalFhirServer()).base_url
+            if not json_output:
+                out(f"FHIR server (Medplum in-memory router) at {base_url}")
+        gw = stack.enter_context(HttpFhirGateway(base_url, timeout_s=60))
+        results = [_load_and_read(gw, demo, as_of) for demo in patients]
     if json_output:
         out(json.dumps([_as_json(r) for r in results], ensure_ascii=False, indent=2))
     else:
