@@ -60,7 +60,7 @@ class TokenResponse(BaseModel):
     smart_style_url: str | None = None
     intent: str | None = None
     tenant: str | None = None
-    fhirContext: list[FhirContextItem] = Field(default_factory=list)  # noqa: N815 (wire name)
+    fhirContext: list[FhirContextItem] = Field(default_factory=list)  # the wire name
 
     @field_validator("token_type")
     @classmethod

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from smart_launch.scopes import GrantedScopes
+from smart_launch.tokens import FHIR_ID_RE
 
 PATIENT_SEARCH_PARAMS = ("patient", "subject", "subject:Patient", "patient:Patient")
 
@@ -35,9 +36,9 @@ def classify(method: str, parts: Sequence[str]) -> FhirInteraction | None:
     if not parts:
         return FhirInteraction("*", "s") if method == "GET" else None
     rtype = parts[0]
-    if not rtype[:1].isupper():
-        if rtype == "_history" and method == "GET":
-            return FhirInteraction("*", "s")
+    if rtype == "_history" and len(parts) == 1:
+        return FhirInteraction("*", "s") if method == "GET" else None
+    if not (rtype.isalpha() and rtype[:1].isupper()):
         return None
     rest = list(parts[1:])
     if not rest:
@@ -54,6 +55,8 @@ def classify(method: str, parts: Sequence[str]) -> FhirInteraction | None:
     if rest[0].startswith("$"):
         return FhirInteraction(rtype, "r")
     rid = rest[0]
+    if not FHIR_ID_RE.match(rid):
+        return None  # also keeps `..` and encoded slashes out of the upstream URL
     if len(rest) == 1:
         return {
             "GET": FhirInteraction(rtype, "r", rid),

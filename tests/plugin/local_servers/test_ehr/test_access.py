@@ -31,6 +31,9 @@ from smart_launch.scopes import GrantedScopes
         ("GET", "Patient/1/$everything", FhirInteraction("Patient", "r", "1")),
         ("POST", "Patient/1/foo", None),
         ("GET", "metadata", None),
+        ("GET", "Patient/..%2F..%2Fadmin", None),
+        ("GET", "Pati.ent/1", None),
+        ("GET", "_history", FhirInteraction("*", "s")),
     ],
 )
 def test_classify(method: str, path: str, expected: FhirInteraction | None) -> None:
