@@ -33,6 +33,8 @@ DEEPDR_IDENTIFIER = f"{DEEPDR_BASE}/identifier"
 DEEPDR_CODES = f"{DEEPDR_BASE}/CodeSystem/deepdr"
 
 # --- Inbound: observations we read (fhir_mappers.inbound) ---------------------------------
+# (Condition codes -- SNOMED CT lists and ICD-10 rules -- are in fhir_mappers/inbound/
+# condition_codes.py: a few hundred entries that would crowd this shared module.)
 # LOINC code -> (measurement name in models.clinical_facts.CANONICAL_UNITS, the unit the code
 # implies when the EHR sends a bare number, or None when the code allows several units).
 # Checked against LOINC names and public value sets (VSAC HbA1c/eGFR/UACR lists, US Core).

@@ -224,9 +224,10 @@ def belongs_to(resource: JsonObj, choice: PatientChoice) -> bool | None:
         return ref in choice.aliases or normalise_ref(ref) in choice.aliases
     ident = obj(ref_obj, "identifier")
     if ident is not None and (v := text(ident, "value")):
-        return (text(ident, "system") or "", v) in choice.identifiers or any(
-            val == v for _, val in choice.identifiers
-        )
+        system = text(ident, "system")
+        if system:
+            return (system, v) in choice.identifiers
+        return any(val == v for _, val in choice.identifiers)
     return None
 
 
