@@ -38,7 +38,51 @@ function parseArgs(argv) {
 function loadDefinitions() {
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
   indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
-  indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json'));
+  indexSearchParameterBundle(splitSharedSearchParameters(readJson('fhir/r4/search-parameters.json')));
+}
+
+// FHIR R4 defines many search parameters once for many resource types, as one FHIRPath
+// union ("AllergyIntolerance.identifier | CarePlan.identifier | ... | Observation.identifier").
+// The memory repository evaluates the whole union on every resource it scans, which made an
+// identifier search over 300 Observations take about a second (each conditional create is
+// one). Give each base type its own copy holding only its own branches: same matches, a
+// fraction of the work. Expressions whose branches do not all name a base are kept whole.
+function splitSharedSearchParameters(bundle) {
+  const entry = [];
+  for (const e of bundle.entry) {
+    const sp = e.resource;
+    const branches = sp?.expression ? topLevelBranches(sp.expression) : [];
+    if (sp?.resourceType !== 'SearchParameter' || (sp.base?.length ?? 0) < 2 || branches.length < 2) {
+      entry.push(e);
+      continue;
+    }
+    const byBase = sp.base.map((base) => [base, branches.filter((b) => b.replace(/^\(+/, '').startsWith(base + '.'))]);
+    if (byBase.some(([, mine]) => mine.length === 0)) {
+      entry.push(e);
+      continue;
+    }
+    for (const [base, mine] of byBase) entry.push({ resource: { ...sp, base: [base], expression: mine.join(' | ') } });
+  }
+  return { ...bundle, entry };
+}
+
+function topLevelBranches(expression) {
+  const out = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < expression.length; i++) {
+    const c = expression[i];
+    if (c === "'") quoted = !quoted;
+    else if (!quoted && c === '(') depth++;
+    else if (!quoted && c === ')') depth--;
+    else if (!quoted && depth === 0 && c === '|') {
+      out.push(expression.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(expression.slice(start).trim());
+  return out;
 }
 
 function capabilityStatement(baseUrl) {
