@@ -168,7 +168,14 @@ def _quality(eye: EyeGrading, base: JSON, key: str) -> Built:
             }
         ]
     notes = list(base["note"])
-    reasons = sorted({r for img in scored if not img.gradable for r in img.quality.reasons if r})  # type: ignore[union-attr]
+    reasons = sorted(
+        {
+            r
+            for img in scored
+            if img.quality and not img.quality.gradable
+            for r in img.quality.reasons
+        }
+    )
     if reasons:
         notes.append({"text": "Ungradable image(s): " + "; ".join(reasons)[:1000]})
     unreadable = sum(1 for img in eye.images if img.error is not None)

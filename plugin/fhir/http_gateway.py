@@ -22,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from plugin.config import FhirSettings
 from plugin.fhir.errors import (
     FhirError,
     FhirProtocolError,
@@ -86,6 +87,14 @@ class HttpFhirGateway:
             headers={"Accept": FHIR_JSON, "User-Agent": user_agent},
             follow_redirects=False,
         )
+
+    @classmethod
+    def from_settings(
+        cls, settings: FhirSettings, token: TokenProvider | None = None
+    ) -> HttpFhirGateway:
+        if not settings.base_url:
+            raise FhirRequestError("no FHIR server configured (fhir.base_url)")
+        return cls(settings.base_url, token=token, timeout_s=settings.timeout_s)
 
     # --- lifecycle ------------------------------------------------------------------------
     def close(self) -> None:

@@ -391,3 +391,12 @@ def test_transaction_needs_a_transaction_bundle() -> None:
 def test_bad_base_url(url: str) -> None:
     with pytest.raises(FhirRequestError):
         HttpFhirGateway(url)
+
+
+def test_from_settings() -> None:
+    from plugin.config import FhirSettings
+
+    with HttpFhirGateway.from_settings(FhirSettings(base_url=BASE + "/", timeout_s=3)) as gw:
+        assert gw.base_url == BASE
+    with pytest.raises(FhirRequestError, match="no FHIR server configured"):
+        HttpFhirGateway.from_settings(FhirSettings())
