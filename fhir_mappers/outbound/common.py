@@ -8,6 +8,7 @@ moves these resources to final / active; nothing here decides that.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -86,16 +87,14 @@ def present_absent(present: bool) -> JSON:
     return concept(codes.SNOMED, code, text=code[1])
 
 
+@dataclass(frozen=True, slots=True)
 class Built:
     """A resource we built, with the fullUrl it has in the Bundle and a stable name
     ("observation/right/dr-severity") the caller can look it up by."""
 
-    __slots__ = ("name", "resource", "full_url")
-
-    def __init__(self, name: str, resource: JSON, full_url: str) -> None:
-        self.name = name
-        self.resource = resource
-        self.full_url = full_url
+    name: str
+    resource: JSON
+    full_url: str
 
     @property
     def resource_type(self) -> str:
