@@ -140,7 +140,7 @@ def render_facts(facts: ClinicalFacts) -> str:
     if not facts.medications:
         lines.append("  none")
     for med in facts.medications:
-        lines.append(f"  {med.drug_class.value:<20}{med.name}  <- {med.source}")
+        lines.append(f"  {med.drug_class.value:<28}{med.name}  <- {med.source}")
     lines.append("Fundus images")
     if not facts.images:
         lines.append("  none")
