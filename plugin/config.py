@@ -11,6 +11,8 @@ are `SecretStr`: never in repr, logs or `config check` output.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
@@ -241,6 +243,19 @@ class SmartSettings(_Section):
     # AES-256-GCM keys for stored SMART sessions (URL-safe base64 of 32 bytes); the first
     # encrypts, all decrypt (rotation).
     session_keys: tuple[SecretStr, ...] = ()
+
+    @field_validator("session_keys")
+    @classmethod
+    def _aes_keys(cls, keys: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for key in keys:
+            text = key.get_secret_value()
+            try:
+                raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            except (ValueError, binascii.Error):
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError("each session key must be URL-safe base64 of 32 random bytes")
+        return keys
 
     @model_validator(mode="after")
     def _secrets_present(self) -> Self:

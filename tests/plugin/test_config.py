@@ -199,6 +199,15 @@ def test_smart_client_needs_its_secrets() -> None:
     assert ok.settings.smart_redirect_uri() == "https://deepdr.example/smart/callback"
 
 
+def test_session_keys_must_be_32_byte_base64() -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(None, {"DEEPDR_SMART__SESSION_KEYS": f"{SESSION_KEY},short-key-SECRET"})
+    assert problems(exc) == [
+        "smart.session_keys: each session key must be URL-safe base64 of 32 random bytes "
+        "[env DEEPDR_SMART__SESSION_KEYS]"
+    ]
+
+
 def test_unknown_union_kind_is_an_error() -> None:
     with pytest.raises(ConfigError) as exc:
         load_settings(None, {"DEEPDR_GRADER__REMOTE__KIND": "triton-grpc"})
@@ -286,3 +295,10 @@ def test_referenced_files_are_checked(tmp_path: Path) -> None:
         f"grader.bundle: {tmp_path} is not a model bundle (no metadata.json) "
         "[env DEEPDR_GRADER__BUNDLE]",
     ]
+
+
+def test_the_example_file_is_valid_and_matches_the_defaults() -> None:
+    example = Path(__file__).resolve().parents[2] / "plugin" / "config.example.toml"
+    loaded = load_settings(example, {})
+    assert loaded.settings == Settings()
+    assert loaded.source_of("jobs.lease_s") == f"file {example}"
