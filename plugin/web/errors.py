@@ -1,8 +1,9 @@
 """Typed errors become one JSON body at the edge, never a stack trace.
 
 - `HttpProblem` (and subclasses) raised by a view: its status and safe detail.
-- Typed errors of lower layers (FHIR gateway, store, grader) through ERROR_MAPPINGS; other
-  parts add theirs with `register_error_mapping`.
+- Typed errors of lower layers (FHIR gateway, store) through ERROR_MAPPINGS; other parts
+  add theirs with `register_error_mapping` (e.g. the grader: BadImage -> 422,
+  ModelUnavailable -> 503).
 - werkzeug HTTP errors (404, 405, 413...): their status and standard text.
 - Anything else: 500 with a generic message and the request id; the log gets the type and
   frames, not the message (which may hold patient data).
@@ -23,7 +24,6 @@ from flask import Flask, Response, g, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from models.grader.errors import BadImage, ModelUnavailable
 from plugin.fhir.errors import (
     FhirAuthError,
     FhirError,
@@ -109,8 +109,6 @@ ERROR_MAPPINGS: list[tuple[type[Exception], ErrorMapping]] = [
     (FhirError, ErrorMapping(502, "FHIR server error", _fhir_detail)),
     (StoreUnavailable, ErrorMapping(503, "Service unavailable", _fixed("storage unavailable"))),
     (IdempotencyConflict, ErrorMapping(409, "Conflict", _fixed("conflicting repeated request"))),
-    (BadImage, ErrorMapping(422, "Image cannot be graded", lambda exc: str(exc)[:300])),
-    (ModelUnavailable, ErrorMapping(503, "Model unavailable", _fixed("grading model unavailable"))),
     (ValidationError, ErrorMapping(400, "Bad request", _validation_detail)),
 ]
 
