@@ -20,6 +20,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "plugin.cli.demo_cmd",
     "plugin.cli.advise_cmd",
     "plugin.cli.advice_cmd",
+    "plugin.cli.screen_cmd",
     "plugin.cli.serve_cmd",
     "plugin.cli.worker_cmd",
     "plugin.cli.config_cmd",

@@ -8,6 +8,7 @@ from typing import Any
 
 from models.advice import AdviceDraft
 from models.advice.types import URGENCY_ORDER
+from models.clinical_facts import ClinicalFacts
 from models.grader.result import ICDR_LABELS, EyeGrading, PatientGrading
 from plugin.workflow.types import GradingOutcome, ImageProblem, RetrievedImages
 
@@ -96,3 +97,80 @@ def screening_summary(
         else None
     )
     return summary
+
+
+# --- text, for the CLI and the demo -----------------------------------------------------------
+
+_DIABETES = {
+    "type1": "type 1 diabetes",
+    "type2": "type 2 diabetes",
+    "gestational": "gestational diabetes",
+    "other": "diabetes (other type)",
+    "unspecified": "diabetes",
+}
+
+
+def facts_line(facts: ClinicalFacts) -> str:
+    """One line: age/sex, diabetes and its duration, the key labs, medication classes."""
+    parts = []
+    who = " ".join(
+        p
+        for p in (
+            f"{facts.age_years} y" if facts.age_years is not None else None,
+            facts.sex.value if facts.sex.value != "unknown" else None,
+        )
+        if p
+    )
+    if who:
+        parts.append(who)
+    if facts.diabetes is not None and facts.diabetes.present:
+        dm = _DIABETES[facts.diabetes.type.value]
+        years = facts.diabetes.duration_years
+        parts.append(f"{dm} {years:.0f} y" if years is not None else dm)
+    for name, label, unit in (
+        ("hba1c", "HbA1c", "%"),
+        ("egfr", "eGFR", ""),
+        ("ldl", "LDL", "mmol/L"),
+        ("bmi", "BMI", ""),
+    ):
+        value = facts.value(name)
+        if value is not None:
+            parts.append(f"{label} {value:.1f}{(' ' + unit) if unit else ''}")
+    sbp, dbp = facts.value("sbp"), facts.value("dbp")
+    if sbp is not None and dbp is not None:
+        parts.append(f"BP {sbp:.0f}/{dbp:.0f}")
+    classes = sorted(c.value for c in facts.medication_classes)
+    if classes:
+        parts.append("meds: " + ", ".join(classes))
+    return "; ".join(parts) if parts else "no facts found"
+
+
+def eye_line(eye: dict[str, Any]) -> str:
+    """`eye_summary` as text: grade, referable, DME, quality."""
+    if not eye.get("gradable"):
+        return "ungradable (retake the photograph)"
+    parts = []
+    if "dr_label" in eye:
+        parts.append(f"{eye['dr_label']} (ICDR {eye['dr_grade']}, p={eye['dr_probability']:.2f})")
+    if "referable" in eye:
+        verdict = "yes" if eye["referable"] else "no"
+        parts.append(f"referable {verdict} (p={eye['referable_probability']:.2f})")
+    if "dme" in eye:
+        parts.append(f"DME {'yes' if eye['dme'] else 'no'} (p={eye['dme_probability']:.2f})")
+    if eye.get("lesions"):
+        parts.append("lesions " + ",".join(eye["lesions"]))
+    return "; ".join(parts) or "gradable"
+
+
+def written_line(references: dict[str, str]) -> str:
+    """'DiagnosticReport/1, CarePlan/2, Provenance/3 + 7 Observations, 1 Device'."""
+    counts: dict[str, int] = {}
+    named = []
+    for ref in references.values():
+        rtype = ref.split("/", 1)[0]
+        if rtype in ("Observation", "Device"):
+            counts[rtype] = counts.get(rtype, 0) + 1
+        else:
+            named.append(ref)
+    extra = [f"{n} {t}{'s' if n > 1 else ''}" for t, n in sorted(counts.items())]
+    return ", ".join(named) + (" + " + ", ".join(extra) if extra else "")

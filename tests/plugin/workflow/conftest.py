@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -211,6 +212,92 @@ class FakeGrader:
         return sum(len(c) for c in self.calls)
 
 
+class TinyOnnxGrader:
+    """A real ONNX model run by onnxruntime, small enough to build in a test: the mean red
+    level of a 16x16 thumbnail decides the ICDR grade (linear logits + softmax) and the
+    referable probability (sigmoid). Implements the workflow's Grader protocol."""
+
+    SIDE = 16
+
+    def __init__(self, version: str = "0.0.1") -> None:
+        import onnx
+        import onnxruntime as ort
+        from onnx import TensorProto, helper, numpy_helper
+
+        k = np.arange(5, dtype=np.float32)
+        w = np.zeros((3, 5), np.float32)
+        w[0] = 24 * k
+        weights = {
+            "W": w,
+            "b": (-3 * k**2).astype(np.float32),
+            "Wr": np.array([[12.0], [0.0], [0.0]], np.float32),
+            "br": np.array([-4.8], np.float32),
+        }
+        nodes = [
+            helper.make_node("ReduceMean", ["image"], ["mean"], axes=[2, 3], keepdims=0),
+            helper.make_node("MatMul", ["mean", "W"], ["l0"]),
+            helper.make_node("Add", ["l0", "b"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["dr_probs"], axis=1),
+            helper.make_node("MatMul", ["mean", "Wr"], ["r0"]),
+            helper.make_node("Add", ["r0", "br"], ["r1"]),
+            helper.make_node("Sigmoid", ["r1"], ["referable"]),
+        ]
+        side = self.SIDE
+        graph = helper.make_graph(
+            nodes,
+            "tiny-grader",
+            [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, side, side])],
+            [
+                helper.make_tensor_value_info("dr_probs", TensorProto.FLOAT, ["N", 5]),
+                helper.make_tensor_value_info("referable", TensorProto.FLOAT, ["N", 1]),
+            ],
+            [numpy_helper.from_array(v, n) for n, v in weights.items()],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+        onnx.checker.check_model(model)
+        self._session = ort.InferenceSession(
+            model.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        self._model = ModelInfo(name="tiny-onnx-grader", version=version)
+        self.calls: list[list[str]] = []
+
+    @property
+    def model(self) -> ModelInfo:
+        return self._model
+
+    def grade(self, images: Sequence[RetrievedImage]) -> list[ImageGrading]:
+        self.calls.append([img.image_id for img in images])
+        if not images:
+            return []
+        batch = np.stack([self._tensor(img.rgb) for img in images])
+        probs, referable = self._session.run(None, {"image": batch})
+        out = []
+        for img, p, r in zip(images, probs, referable[:, 0], strict=True):
+            p = np.clip(p.astype(np.float64), 0, 1)
+            p = p / p.sum()
+            grade = int(p.argmax())
+            out.append(
+                ImageGrading(
+                    image_id=img.image_id,
+                    quality=Quality(gradable=True, score=0.8),
+                    dr_grade=DrGrade(probabilities=tuple(float(x) for x in p), grade=grade),  # type: ignore[arg-type]
+                    referable=BinaryFinding(
+                        probability=float(r), positive=bool(r >= 0.5), threshold=0.5
+                    ),
+                    model=self._model,
+                )
+            )
+        return out
+
+    def _tensor(self, rgb: np.ndarray) -> np.ndarray:
+        thumb = Image.fromarray(rgb).resize((self.SIDE, self.SIDE), Image.Resampling.BILINEAR)
+        return (np.asarray(thumb, np.float32) / 255.0).transpose(2, 0, 1)
+
+    @property
+    def graded_count(self) -> int:
+        return sum(len(c) for c in self.calls)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     with open_store(f"sqlite:///{tmp_path}/store.sqlite3") as s:
@@ -233,6 +320,7 @@ class Kit:
 
     NOW = NOW
     FakeGrader = FakeGrader
+    TinyOnnxGrader = TinyOnnxGrader
     ServerLikeGateway = ServerLikeGateway
     make_record = staticmethod(make_record)
     media = staticmethod(media)
