@@ -108,15 +108,20 @@ def test_smollm2_gguf_is_found() -> None:
     assert path.suffix == ".gguf" and path.stat().st_size > 1_000_000
 
 
+@pytest.fixture(scope="module")
+def smollm2() -> TransformersGenerator:
+    return TransformersGenerator.embedded()
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # CPU generation on a shared 2-core machine
 @pytest.mark.parametrize("lang", [Lang.EN, Lang.ZH])
 def test_embedded_smollm2_advice_is_verified(
-    lang: Lang, facts_factory: Callable[..., ClinicalFacts]
+    lang: Lang, facts_factory: Callable[..., ClinicalFacts], smollm2: TransformersGenerator
 ) -> None:
     facts = facts_factory(hba1c=8.4, egfr=70, sbp=128, dbp=76, ldl=2.1, bmi=24, uacr=12)
-    gen = TransformersGenerator.embedded()
-    draft = advise(facts, engine=Engine.LLM, generator=gen, lang=lang, max_new_tokens=400)
-    assert draft.model == "SmolLM2-135M-Instruct"
+    draft = advise(facts, engine=Engine.LLM, generator=smollm2, lang=lang, max_new_tokens=160)
+    assert draft.model == "SmolLM2-135M-Instruct" and draft.engine == Engine.LLM
     assert draft.items
     for item in draft.items:
         if item.origin == ItemOrigin.FALLBACK:

@@ -74,6 +74,7 @@ def test_finetune_bad_pairs_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_finetune_cpu_smoke_on_smollm2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pairs = tmp_path / "pairs.jsonl"
