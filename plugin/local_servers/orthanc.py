@@ -29,6 +29,7 @@ DICOMWEB_PLUGIN_CANDIDATES = (
     "/usr/lib/orthanc/plugins/libOrthancDicomWeb.so",
 )
 START_TIMEOUT_S = 30.0
+SHIM_SOURCE = Path(__file__).resolve().parents[2] / "servers" / "orthanc" / "loopback_bind.c"
 
 
 def find_orthanc() -> tuple[str, str]:
@@ -44,6 +45,29 @@ def find_orthanc() -> tuple[str, str]:
             "the Debian packages orthanc and orthanc-dicomweb)"
         )
     return binary, plugin
+
+
+def loopback_bind_shim(source: Path = SHIM_SOURCE) -> Path:
+    """Builds (once) the LD_PRELOAD shim that makes Orthanc listen on 127.0.0.1 only: Orthanc
+    1.10 has no bind-address setting and always listens on 0.0.0.0."""
+    target = source.parent / "build" / "libloopbind.so"
+    if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
+        return target
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise LocalServerError("a C compiler (cc) is needed to build the Orthanc loopback shim")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    done = subprocess.run(
+        [cc, "-shared", "-fPIC", "-O2", "-o", str(tmp), str(source), "-ldl"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise LocalServerError(f"could not build the Orthanc loopback shim: {done.stderr[-300:]}")
+    os.replace(tmp, target)  # atomic: concurrent starters never see a half-written file
+    return target
 
 
 def free_loopback_port() -> int:
@@ -108,6 +132,7 @@ class LocalOrthanc:
 
     def start(self) -> str:
         binary, plugin = find_orthanc()
+        env = {**os.environ, "LD_PRELOAD": str(loopback_bind_shim())}
         if self._storage_dir is None:
             self._own_dir = tempfile.TemporaryDirectory(prefix="orthanc-")
             storage = Path(self._own_dir.name)
@@ -122,7 +147,11 @@ class LocalOrthanc:
             self._log = storage / "orthanc.log"
             with self._log.open("wb") as log:
                 self._proc = subprocess.Popen(
-                    [binary, str(config)], stdout=log, stderr=subprocess.STDOUT, cwd=storage
+                    [binary, str(config)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=storage,
+                    env=env,
                 )
             last_error = self._wait_ready()
             if not last_error:
