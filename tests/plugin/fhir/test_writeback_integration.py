@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fhir_mappers.outbound import build_write_bundle
-from plugin.fhir import FhirInvalid, HttpFhirGateway
+from plugin.fhir import FhirError, HttpFhirGateway
 from plugin.fhir.writeback import WriteResult, write
 
 pytestmark = pytest.mark.integration
@@ -142,19 +142,7 @@ def test_one_eye_write_is_one_transaction_and_retry_duplicates_nothing(
     )
 
 
-def test_full_write_split_for_medplum_reads_back_and_retries_cleanly(
-    gw, record, write_request
-) -> None:
-    built = build_write_bundle(_request(write_request, record))
-    assert len(built.entries) > MEDPLUM_MAX_CONDITIONAL_ENTRIES
-
-    # Medplum refuses one transaction this size; the error says why and nothing is written.
-    with pytest.raises(FhirInvalid, match="too many entries"):
-        write(gw, built)
-    assert gw.search("DiagnosticReport", [("subject", record["patient"])]).resources == ()
-
-    first = write(gw, built, max_entries=MEDPLUM_MAX_CONDITIONAL_ENTRIES)
-    assert first.transactions > 1
+def _check_full_write(gw: HttpFhirGateway, record: dict[str, str], first: WriteResult) -> None:
     # Model Devices are shared by every patient's results: another test may have made them.
     existing = {name for name, created in first.created.items() if not created}
     assert existing <= {"device/fundus-grader", "device/advice-engine"}
@@ -166,20 +154,86 @@ def test_full_write_split_for_medplum_reads_back_and_retries_cleanly(
     assert len(plan["activity"]) == 2
     request = gw.read("ServiceRequest", first.references["service-request"].split("/")[1])
     assert request["reasonReference"][0]["reference"] == first.references["diagnostic-report"]
-    counts = _counts(gw, record["patient"], first)
-    assert counts == {
-        "Observation": 7,
-        "DiagnosticReport": 1,
-        "CarePlan": 1,
-        "ServiceRequest": 1,
-        "Provenance": 1,
-        "device/fundus-grader": 1,
-        "device/advice-engine": 1,
-    }
+
+
+FULL_COUNTS = {
+    "Observation": 7,
+    "DiagnosticReport": 1,
+    "CarePlan": 1,
+    "ServiceRequest": 1,
+    "Provenance": 1,
+    "device/fundus-grader": 1,
+    "device/advice-engine": 1,
+}
+
+
+def test_full_write_is_one_atomic_transaction_and_retry_duplicates_nothing(
+    gw, record, write_request
+) -> None:
+    built = build_write_bundle(_request(write_request, record))
+    # Larger than Medplum's own limit for conditional transactions: the test server resolves
+    # conditional creates itself (servers/fhir/server.mjs), as HAPI does.
+    assert len(built.entries) > MEDPLUM_MAX_CONDITIONAL_ENTRIES
+    first = write(gw, built)
+    assert first.transactions == 1
+    _check_full_write(gw, record, first)
+    assert _counts(gw, record["patient"], first) == FULL_COUNTS
+
+    again = write(gw, built)
+    assert again.transactions == 1
+    assert again.created_count == 0 and again.references == first.references
+    assert _counts(gw, record["patient"], again) == FULL_COUNTS
+
+
+def test_split_write_for_servers_with_entry_limits_reads_back_and_retries_cleanly(
+    gw, record, write_request
+) -> None:
+    # Medplum's production server refuses conditional transactions past 8 entries; the
+    # `max_entries` setting splits the write for such servers.
+    built = build_write_bundle(_request(write_request, record))
+    first = write(gw, built, max_entries=MEDPLUM_MAX_CONDITIONAL_ENTRIES)
+    assert first.transactions > 1
+    _check_full_write(gw, record, first)
+    assert _counts(gw, record["patient"], first) == FULL_COUNTS
 
     again = write(gw, built, max_entries=MEDPLUM_MAX_CONDITIONAL_ENTRIES)
     assert again.created_count == 0 and again.references == first.references
-    assert _counts(gw, record["patient"], again) == counts
+    assert _counts(gw, record["patient"], again) == FULL_COUNTS
+
+
+def test_conditional_create_matching_several_resources_fails_whole_transaction(gw) -> None:
+    tag = "urn:deepdr-test|dup"
+    for _ in range(2):
+        gw.create(
+            {
+                "resourceType": "Basic",
+                "code": {"text": "dup"},
+                "meta": {"tag": [{"system": "urn:deepdr-test", "code": "dup"}]},
+            }
+        )
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:7d1e2f4c-0000-4000-8000-000000000001",
+                "resource": {
+                    "resourceType": "Basic",
+                    "code": {"text": "new"},
+                    "meta": {"tag": [{"system": "urn:deepdr-test", "code": "new"}]},
+                },
+                "request": {"method": "POST", "url": "Basic"},
+            },
+            {
+                "resource": {"resourceType": "Basic", "code": {"text": "x"}},
+                "request": {"method": "POST", "url": "Basic", "ifNoneExist": f"_tag={tag}"},
+            },
+        ],
+    }
+    with pytest.raises(FhirError) as info:
+        gw.transaction(bundle)
+    assert info.value.status == 412
+    assert gw.search("Basic", [("_tag", "urn:deepdr-test|new")]).resources == ()
 
 
 def _references(node: Any, path: str = "") -> list[tuple[str, str]]:
