@@ -1,6 +1,8 @@
-"""`deepdr-fhir demo`: start the bundled FHIR server, load the demo patients, print each
-patient's clinical facts (logic in plugin.demo). `--export DIR` writes the generated
-Bundles instead (no server), e.g. to try `deepdr-fhir facts DIR/01-type1-young.json`."""
+"""`deepdr-fhir demo`: start the bundled FHIR server and a PACS (Orthanc), load the demo
+patients (photographs over DICOMweb for some, as attachments for the others), screen each
+one (grade with the shipped bundle, draft advice, write preliminary results back) and print
+a table per patient (logic in plugin.demo). `--export DIR` writes the generated Bundles
+instead (no server), e.g. to try `deepdr-fhir facts DIR/01-type1-young.json`."""
 
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from plugin.demo.generate import DEFAULT_SEED, export_demo, generate_demo
 from plugin.demo.photos import PhotoLibrary
 from plugin.demo.run import run_demo
 from plugin.fhir import FhirError
+from plugin.local_servers.dicom_testdata import StowError
 from plugin.local_servers.fhir_server import LocalServerError
+from plugin.store import StoreError
 
 EXIT_ENVIRONMENT = 1
 
@@ -24,14 +28,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
         help="run the end-to-end demo on embedded data",
-        description="Start a FHIR server, load synthetic diabetic patients (with labelled "
-        "fundus photographs from the shared data) and print each patient's clinical facts.",
+        description="Start a FHIR server and a PACS, load synthetic diabetic patients (with "
+        "labelled fundus photographs from the shared data), screen each one (grading, advice, "
+        "preliminary write-back) and print a table per patient.",
     )
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="reference date (default today)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--no-photos", action="store_true", help="attach no fundus photographs")
     p.add_argument("--export", metavar="DIR", help="write the demo Bundles to DIR and stop")
+    p.add_argument(
+        "--no-dicomweb", action="store_true", help="keep every photograph as an attachment"
+    )
     p.set_defaults(func=run)
 
 
@@ -49,8 +57,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {len(written)} files to {out}")
         return EXIT_OK
     try:
-        run_demo(seed=args.seed, as_of=as_of, json_output=args.json, library=library)
-    except (LocalServerError, FhirError) as exc:
+        run_demo(
+            seed=args.seed,
+            as_of=as_of,
+            json_output=args.json,
+            library=library,
+            dicomweb=not args.no_dicomweb,
+        )
+    except (LocalServerError, FhirError, StowError, StoreError) as exc:
         print(f"deepdr-fhir demo: {exc}", file=sys.stderr)
         return EXIT_ENVIRONMENT
     return EXIT_OK

@@ -1,25 +1,54 @@
-"""The demo, end to end: start the bundled FHIR server, load the demo patients over HTTP
-(one transaction each, through the FHIR gateway), search each patient's record back the way
-the app will read an EHR (searches with patient=Patient/ID; $everything is not assumed),
-map it to ClinicalFacts and print them. The server is stopped whatever happens."""
+"""The demo, end to end: start the bundled FHIR server and a PACS (Orthanc with DICOMweb),
+load the demo patients over HTTP (their photographs as an ImagingStudy over DICOMweb for
+some, as Media / DocumentReference attachments for the others), run the screening workflow
+for each (read the record with patient=Patient/ID searches -> retrieve the images -> grade
+with the shipped grader bundle -> draft advice -> write preliminary results back), print a
+compact table per patient, and stop the servers whatever happens.
+
+Without a committed grader bundle the demo says so and drafts advice without grading;
+without Orthanc every photograph stays an attachment; without the shared photographs the
+patients have none.
+"""
 
 from __future__ import annotations
 
-import json
+import secrets
 import sys
+import tempfile
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from fhir_mappers.inbound import clinical_facts_from_fhir
 from models.clinical_facts import ClinicalFacts
-from plugin.cli.facts_cmd import render_facts
 from plugin.demo.generate import DemoPatient, generate_demo
-from plugin.demo.photos import ATTRIBUTION, DATA_DIR_ENV, PhotoLibrary, data_dir
-from plugin.fhir import FhirGateway, HttpFhirGateway
-from plugin.local_servers.fhir_server import LocalFhirServer
+from plugin.demo.pacs import (
+    DICOMWEB_SCENARIOS,
+    Route,
+    attachment_route,
+    load_photos_to_pacs,
+    without_photos,
+)
+from plugin.demo.photos import PhotoLibrary
+from plugin.demo.report import as_json, as_text, footer
+from plugin.fhir import FhirError, FhirGateway, HttpFhirGateway
+from plugin.imaging.config import BasicAuth, ImagingSettings, OriginCredentials
+from plugin.local_servers.fhir_server import LocalFhirServer, LocalServerError
+from plugin.local_servers.orthanc import LocalOrthanc
+from plugin.store import open_store
+from plugin.workflow import (
+    Grader,
+    GraderUnavailable,
+    RetrievedImages,
+    ScreeningOptions,
+    ScreeningResult,
+    ScreeningService,
+    WorkflowError,
+    load_grader,
+)
 
 # What the app reads of a patient's record (one search each, all pages).
 RECORD_TYPES: tuple[str, ...] = (
@@ -31,7 +60,11 @@ RECORD_TYPES: tuple[str, ...] = (
     "Media",
     "DocumentReference",
 )
+# Medplum 4.5 refuses transactions of more than 8 conditional creates: write in parts.
+MEDPLUM_MAX_TRANSACTION_ENTRIES = 8
+PACS_USER = "demo"
 JSON = dict[str, Any]
+_SHIPPED: Any = object()
 
 
 @dataclass(frozen=True)
@@ -39,12 +72,27 @@ class DemoResult:
     demo: DemoPatient
     patient_id: str
     facts: ClinicalFacts
+    route: Route = "none"
+    screening: ScreeningResult | None = None
+    error: str | None = None  # why the screening failed (the demo goes on)
+    # Without a grader: images retrieved anyway, to show each route works.
+    retrieved_only: RetrievedImages | None = None
 
 
-def load_patient(gateway: FhirGateway, demo: DemoPatient) -> str:
+@dataclass
+class DemoRun:
+    results: list[DemoResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the demo could not do, and why
+    grader: Grader | None = None
+    rerun: ScreeningResult | None = None
+    seconds: float = 0.0
+
+
+def load_patient(gateway: FhirGateway, demo: DemoPatient, bundle: JSON | None = None) -> str:
     """POST the patient's transaction; the server-assigned Patient id."""
-    result = gateway.transaction(demo.bundle)
-    for sent, got in zip(demo.bundle["entry"], result.entries, strict=True):
+    bundle = bundle or demo.bundle
+    result = gateway.transaction(bundle)
+    for sent, got in zip(bundle["entry"], result.entries, strict=True):
         if sent["resource"]["resourceType"] == "Patient" and got.id:
             return got.id
     raise RuntimeError("the transaction response names no Patient")
@@ -52,7 +100,8 @@ def load_patient(gateway: FhirGateway, demo: DemoPatient) -> str:
 
 def read_record(gateway: FhirGateway, patient_id: str) -> list[JSON]:
     """The Patient, every resource of RECORD_TYPES that refers to it, and the Medications
-    its requests/statements reference."""
+    its requests/statements reference (the screening workflow reads the same, plus our
+    prior reports: plugin.workflow.record)."""
     resources: list[JSON] = [gateway.read("Patient", patient_id)]
     params = [("patient", f"Patient/{patient_id}"), ("_count", "50")]
     for rtype in RECORD_TYPES:
@@ -68,12 +117,6 @@ def read_record(gateway: FhirGateway, patient_id: str) -> list[JSON]:
     return resources
 
 
-def _load_and_read(gateway: FhirGateway, demo: DemoPatient, as_of: date) -> DemoResult:
-    pid = load_patient(gateway, demo)
-    record = read_record(gateway, pid)
-    return DemoResult(demo, pid, clinical_facts_from_fhir(record, as_of=as_of, patient_id=pid))
-
-
 def run_demo(
     *,
     seed: int,
@@ -82,58 +125,113 @@ def run_demo(
     out: Callable[[str], None] = print,
     library: PhotoLibrary | None = None,
     base_url: str | None = None,
+    dicomweb: bool = True,
+    grader: Grader | None = _SHIPPED,
+    rerun: bool = True,
 ) -> list[DemoResult]:
-    """`base_url`: load into that (test) server instead of starting the bundled one."""
+    """`base_url`: use that (test) FHIR server instead of starting the bundled one.
+    `grader`: default the shipped bundle; None grades nothing. `rerun`: screen the first
+    graded patient a second time, to show the cache and the idempotent write-back."""
+    started = time.perf_counter()
+    run = DemoRun()
     patients = generate_demo(seed=seed, as_of=as_of, library=library)
     with ExitStack() as stack:
         if base_url is None:
             base_url = stack.enter_context(LocalFhirServer()).base_url
             if not json_output:
                 out(f"FHIR server (Medplum in-memory router) at {base_url}")
+        pacs = _start_pacs(stack, run) if dicomweb and library is not None else None
+        if pacs is not None and not json_output:
+            out(f"PACS (Orthanc, DICOMweb) at {pacs.dicomweb_url}")
+        run.grader = _grader(run) if grader is _SHIPPED else grader
+        store_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="deepdr-demo-"))
+        store = stack.enter_context(open_store(f"sqlite:///{store_dir}/demo.sqlite3"))
         gw = stack.enter_context(HttpFhirGateway(base_url, timeout_s=60))
-        results = [_load_and_read(gw, demo, as_of) for demo in patients]
-    if json_output:
-        out(json.dumps([_as_json(r) for r in results], ensure_ascii=False, indent=2))
-    else:
-        for i, r in enumerate(results, 1):
-            out(_as_text(i, len(results), r))
-        out(_footer(library, results))
-    return results
-
-
-def _as_text(i: int, n: int, r: DemoResult) -> str:
-    head = f"\n=== {i}/{n} {r.demo.scenario.key}: {r.demo.scenario.title} ==="
-    lines = [head, render_facts(r.facts)]
-    if r.demo.photos:
-        lines.append("Dataset grades of the attached photographs (for comparison with grading):")
-        lines += [f"  {p.eye:<8}{p.grade_text}  [{p.name}]" for p in r.demo.photos]
-    return "\n".join(lines)
-
-
-def _as_json(r: DemoResult) -> JSON:
-    return {
-        "scenario": r.demo.scenario.key,
-        "patient": f"Patient/{r.patient_id}",
-        "facts": r.facts.model_dump(mode="json"),
-        "photos": [
-            {"image": p.name, "eye": p.eye, "dr_grade": p.dr_grade, "maculopathy": p.maculopathy}
-            for p in r.demo.photos
-        ],
-    }
-
-
-def _footer(library: PhotoLibrary | None, results: list[DemoResult]) -> str:
-    loaded = sum(len(r.demo.bundle["entry"]) for r in results)
-    lines = [f"\nLoaded {len(results)} patients ({loaded} resources) and read them back."]
-    if library is None:
-        lines.append(
-            f"No fundus photographs attached: the shared data was not found at {data_dir()} "
-            f"(set {DATA_DIR_ENV} to the folder that holds fundus/srahim-dr600)."
+        credentials = (
+            (OriginCredentials(base_url=pacs.dicomweb_url, auth=_pacs_auth(pacs)),) if pacs else ()
         )
+        service = ScreeningService(
+            gw,
+            store=store,
+            grader=run.grader,
+            imaging=ImagingSettings(credentials=credentials),
+            clock=lambda: datetime.combine(as_of, datetime.now(UTC).time(), tzinfo=UTC),
+            write_max_entries=MEDPLUM_MAX_TRANSACTION_ENTRIES,
+        )
+        options = ScreeningOptions(grade=run.grader is not None, require_images=False)
+        for demo in patients:
+            run.results.append(_load_and_screen(gw, service, options, demo, pacs, as_of))
+        if rerun:
+            run.rerun = _rerun(service, options, run.results)
+    run.seconds = time.perf_counter() - started
+    if json_output:
+        out(as_json(run))
     else:
-        lines.append(ATTRIBUTION)
-    lines.append("Next: grading the photographs and drafting advice (later issues).")
-    return "\n".join(lines)
+        for i, r in enumerate(run.results, 1):
+            out(as_text(i, len(run.results), r))
+        out(footer(library, run))
+    return run.results
+
+
+def _start_pacs(stack: ExitStack, run: DemoRun) -> LocalOrthanc | None:
+    try:
+        pacs = LocalOrthanc(users={PACS_USER: secrets.token_urlsafe(16)}, name="DEEPDR-DEMO")
+        return stack.enter_context(pacs)
+    except LocalServerError as exc:
+        run.notes.append(f"No PACS: {exc}; every photograph stays a FHIR attachment.")
+        return None
+
+
+def _pacs_auth(pacs: LocalOrthanc) -> BasicAuth:
+    user, password = pacs.auth or (PACS_USER, "")
+    return BasicAuth(username=user, password=password)
+
+
+def _grader(run: DemoRun) -> Grader | None:
+    try:
+        return load_grader()
+    except GraderUnavailable as exc:
+        run.notes.append(
+            f"Grading skipped: {exc.message}. The grader bundle is not committed yet; "
+            "advice is drafted from the record alone."
+        )
+        return None
+
+
+def _load_and_screen(
+    gw: HttpFhirGateway,
+    service: ScreeningService,
+    options: ScreeningOptions,
+    demo: DemoPatient,
+    pacs: LocalOrthanc | None,
+    as_of: date,
+) -> DemoResult:
+    route = attachment_route(demo)
+    if pacs is not None and demo.photos and demo.scenario.key in DICOMWEB_SCENARIOS:
+        pid = load_patient(gw, demo, without_photos(demo))
+        load_photos_to_pacs(gw, pacs.dicomweb_url, f"Patient/{pid}", demo.photos, pacs.auth)
+        route = "DICOMweb"
+    else:
+        pid = load_patient(gw, demo)
+    try:
+        result = service.screen(f"Patient/{pid}", options)
+    except (WorkflowError, FhirError) as exc:
+        message = exc.message if isinstance(exc, WorkflowError) else str(exc)
+        facts = clinical_facts_from_fhir(read_record(gw, pid), as_of=as_of, patient_id=pid)
+        return DemoResult(demo, pid, facts, route, None, message)
+    retrieved = None
+    if result.grading is None and result.record.facts.images:
+        retrieved = service.retrieve_images(result.record.facts)
+    return DemoResult(demo, pid, result.record.facts, route, result, None, retrieved)
+
+
+def _rerun(
+    service: ScreeningService, options: ScreeningOptions, results: list[DemoResult]
+) -> ScreeningResult | None:
+    for r in results:
+        if r.screening is not None and r.screening.grading is not None:
+            return service.screen(f"Patient/{r.patient_id}", options)
+    return None
 
 
 def main() -> int:  # convenience: `python -m plugin.demo.run`

@@ -103,14 +103,18 @@ def test_demo_json_output(gateway: HttpFhirGateway, library: PhotoLibrary) -> No
 def test_demo_command_end_to_end(
     photo_root: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """What `make demo` runs: starts its own server, loads, reads back, prints, stops."""
+    """What `make demo` runs: starts its own servers, loads, screens, prints, stops."""
     monkeypatch.setenv(DATA_DIR_ENV, str(photo_root))
     assert main(["demo", "--as-of", AS_OF.isoformat()]) == 0
     out = capsys.readouterr().out
     assert out.startswith("FHIR server (Medplum in-memory router) at http://127.0.0.1:")
+    assert "PACS (Orthanc, DICOMweb) at http://127.0.0.1:" in out
     assert out.count("\n=== ") == len(SCENARIOS)
-    assert out.count("Dataset grades of the attached photographs") == len(SCENARIOS)
-    assert "Measurements (latest)" in out and "Fundus photographs: S. Rahim" in out
+    assert out.count("Photo label (dataset)") == len(SCENARIOS)
+    assert out.count("  Facts      ") == out.count("  Advice     ") == len(SCENARIOS)
+    assert "photographs via DICOMweb" in out and "photographs as Media" in out
+    assert "photographs as DocumentReference" in out
+    assert "Fundus photographs: S. Rahim" in out and "servers stopped" in out
 
 
 def test_demo_without_photos_says_so(gateway: HttpFhirGateway) -> None:
