@@ -5,6 +5,7 @@ with the figures of the run. References and codes only; the demo's people are sy
 from __future__ import annotations
 
 import json
+import statistics
 from typing import TYPE_CHECKING, Any
 
 from plugin.demo.photos import ATTRIBUTION, DATA_DIR_ENV, ICDR_NAMES, Photo, PhotoLibrary, data_dir
@@ -134,8 +135,21 @@ def footer(library: PhotoLibrary | None, run: DemoRun) -> str:
         )
     else:
         lines.append(ATTRIBUTION)
+    stages = stage_medians(run)
+    if stages:
+        shown = ", ".join(f"{stage} {ms:.0f}" for stage, ms in stages.items())
+        lines.append(f"Median ms per screening stage: {shown}.")
     lines.append(f"Done in {run.seconds:.1f} s; servers stopped.")
     return "\n".join(lines)
+
+
+def stage_medians(run: DemoRun) -> dict[str, float]:
+    """Median milliseconds of each workflow stage over the patients screened."""
+    samples: dict[str, list[float]] = {}
+    for r in run.results:
+        for stage, ms in (r.screening.timings_ms if r.screening else {}).items():
+            samples.setdefault(stage, []).append(ms)
+    return {stage: statistics.median(values) for stage, values in samples.items()}
 
 
 def as_json(run: DemoRun) -> str:

@@ -60,8 +60,6 @@ RECORD_TYPES: tuple[str, ...] = (
     "Media",
     "DocumentReference",
 )
-# Medplum 4.5 refuses transactions of more than 8 conditional creates: write in parts.
-MEDPLUM_MAX_TRANSACTION_ENTRIES = 8
 PACS_USER = "demo"
 JSON = dict[str, Any]
 _SHIPPED: Any = object()
@@ -156,7 +154,6 @@ def run_demo(
             grader=run.grader,
             imaging=ImagingSettings(credentials=credentials),
             clock=lambda: datetime.combine(as_of, datetime.now(UTC).time(), tzinfo=UTC),
-            write_max_entries=MEDPLUM_MAX_TRANSACTION_ENTRIES,
         )
         options = ScreeningOptions(grade=run.grader is not None, require_images=False)
         for demo in patients:

@@ -9,7 +9,8 @@ a fresh one (the grader does not know which eye it looked at).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from models.grader.errors import GraderError
 from models.grader.result import ImageGrading, PatientGrading
@@ -21,9 +22,15 @@ from plugin.workflow.types import GradingOutcome, ImageProblem
 
 log = logging.getLogger(__name__)
 
+GradingObserver = Callable[[str, float, str], None]
+"""observe(model label, seconds per image, outcome): e.g. Metrics.observe_grading."""
+
 
 def grade_images(
-    grader: Grader, images: Sequence[RetrievedImage], cache: GradingCache | None
+    grader: Grader,
+    images: Sequence[RetrievedImage],
+    cache: GradingCache | None,
+    observe: GradingObserver | None = None,
 ) -> GradingOutcome:
     model = grader.model
     results: dict[str, ImageGrading] = {}
@@ -36,7 +43,13 @@ def grade_images(
         else:
             misses.append(img)
     hits = len(results)
-    for img, graded in zip(misses, _grade(grader, misses), strict=True):
+    started = time.perf_counter()
+    fresh = _grade(grader, misses)
+    per_image = (time.perf_counter() - started) / len(misses) if misses else 0.0
+    for img, graded in zip(misses, fresh, strict=True):
+        if observe is not None:
+            outcome = "ok" if graded.error is None else "bad-image"
+            observe(f"{model.name}-{model.version}", per_image, outcome)
         if graded.error is not None:
             problems.append(
                 ImageProblem(

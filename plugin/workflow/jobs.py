@@ -239,6 +239,7 @@ def screening_job_handlers(services: Services) -> Mapping[str, Handler]:
             grader=loaded,
             imaging=settings.imaging,
             llm=lambda: make_generator(settings.advice.llm),
+            observe_grading=services.metrics.observe_grading,
         )
 
     return {SCREENING_JOB: screening_handler(make_service)}

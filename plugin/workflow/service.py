@@ -43,7 +43,7 @@ from plugin.workflow.errors import (
     NoImages,
 )
 from plugin.workflow.grader import Grader
-from plugin.workflow.grading import grade_images
+from plugin.workflow.grading import GradingObserver, grade_images
 from plugin.workflow.record import parse_patient_ref, read_record
 from plugin.workflow.summary import screening_summary
 from plugin.workflow.types import (
@@ -91,12 +91,14 @@ class ScreeningService:
         kb: KnowledgeBase | None = None,
         clock: Clock = utc_now,
         write_max_entries: int | None = None,
+        observe_grading: GradingObserver | None = None,
     ) -> None:
         """`gateway`: the FHIR server to read and write (its base URL names the patient's
         server in the screening records). `fhir_token`: the same server's token, sent to
         image URLs on its origin. `llm`: builds the language model for engine llm, once,
         when first needed. `write_max_entries`: split write-back transactions (None: one
-        transaction, split only if the server refuses it)."""
+        transaction, split only if the server refuses it). `observe_grading`: receives the
+        seconds per graded image (e.g. Metrics.observe_grading)."""
         self.gateway = gateway
         self.store = store
         self.grader = grader
@@ -108,6 +110,7 @@ class ScreeningService:
         self._kb = kb
         self._clock = clock
         self._write_max_entries = write_max_entries
+        self._observe_grading = observe_grading
 
     # --- steps -----------------------------------------------------------------------------
 
@@ -141,7 +144,7 @@ class ScreeningService:
         """Cached results for known bytes + model; the rest graded in one batch and cached."""
         grader = self._require_grader()
         found = images.images if isinstance(images, RetrievedImages) else tuple(images)
-        return grade_images(grader, found, self.store.grading_cache)
+        return grade_images(grader, found, self.store.grading_cache, self._observe_grading)
 
     def advise(
         self,

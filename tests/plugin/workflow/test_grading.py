@@ -45,6 +45,19 @@ def test_same_bytes_elsewhere_is_a_cache_hit_relabelled(kit: Any, store: Store) 
     assert [e.laterality for e in again.grading.eyes] == [Laterality.RIGHT, Laterality.LEFT]
 
 
+def test_graded_images_are_observed_cached_ones_not(kit: Any, store: Store) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def observe(model: str, seconds: float, outcome: str) -> None:
+        assert seconds >= 0
+        seen.append((model, outcome))
+
+    grader = kit.FakeGrader()
+    grade_images(grader, [image("Media/1", 120), image("Media/2", 0)], store.grading_cache, observe)
+    grade_images(grader, [image("Media/1", 120)], store.grading_cache, observe)
+    assert seen == [("fake-grader-1.0", "ok"), ("fake-grader-1.0", "bad-image")]
+
+
 def test_without_a_cache_everything_is_graded(kit: Any) -> None:
     grader = kit.FakeGrader()
     grade_images(grader, [image("Media/1", 120)], None)

@@ -130,7 +130,8 @@ def test_handlers_from_services_only_for_the_configured_server(
     settings = Settings(
         fhir=FhirSettings(base_url=gateway.base_url, auth=BearerFhirAuth(token="t0ken"))
     )
-    services = SimpleNamespace(settings=settings, system_fhir=gateway, store=store)
+    metrics = SimpleNamespace(observe_grading=lambda model, seconds, outcome: None)
+    services = SimpleNamespace(settings=settings, system_fhir=gateway, store=store, metrics=metrics)
     assert (
         screening_job_handlers(
             SimpleNamespace(settings=Settings(), system_fhir=None, store=store)  # type: ignore[arg-type]
