@@ -1,12 +1,13 @@
 """`deepdr-fhir advice evaluate|make-pairs|finetune`: evaluate the advice on written cases,
 make fine-tuning pairs from cases, and LoRA-fine-tune the advice language model.
-(`advice export-pairs`, from clinician-signed drafts, comes with sign-off.)"""
+`advice export-pairs` writes the (draft, signed) pairs kept at clinician sign-off."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from models.advice import Engine, Lang, parse_advise_input
@@ -59,6 +60,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     ft.add_argument("--lora-r", type=int)
     ft.add_argument("--device")
     ft.set_defaults(func=run_finetune)
+
+    ex = adv.add_parser(
+        "export-pairs", help="fine-tuning pairs (JSONL) from clinician-signed advice drafts"
+    )
+    ex.add_argument("--out", metavar="FILE", type=Path, help="output file (default: stdout)")
+    ex.add_argument("--since", metavar="DATE", help="only pairs signed at or after DATE")
+    ex.add_argument("--config", metavar="FILE", help="TOML configuration (default: $DEEPDR_CONFIG)")
+    ex.add_argument("--store", metavar="URL", help="store URL instead of the configured one")
+    ex.set_defaults(func=run_export_pairs)
 
 
 def _load_cases(path: Path, limit: int | None) -> list[EvalCase]:
@@ -172,4 +182,47 @@ def run_finetune(args: argparse.Namespace) -> int:
         f"{result.last_loss:.3f}, {result.seconds:.0f} s)",
         file=sys.stdout,
     )
+    return EXIT_OK
+
+
+def _since(value: str | None) -> datetime | None:
+    """YYYY-MM-DD (midnight UTC) or an ISO 8601 date-time (UTC when it names no zone)."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise CliError(f"--since {value[:40]!r}: expected YYYY-MM-DD or an ISO date-time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def run_export_pairs(args: argparse.Namespace) -> int:
+    from plugin.cli.config_cmd import load_or_fail
+    from plugin.signoff import export_pairs
+    from plugin.store.errors import StoreConfigError, StoreError
+    from plugin.store.store import open_store
+
+    since = _since(args.since)
+    url = args.store or load_or_fail(args.config).settings.store.url
+    try:
+        store = open_store(url)
+    except (StoreConfigError, StoreError) as exc:
+        raise CliError(f"the store cannot be opened ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise CliError(f"the store cannot be opened ({exc.strerror})") from None
+    try:
+        if args.out is None:
+            count = export_pairs(store.signoff_pairs, sys.stdout, since)
+            target = "stdout"
+        else:
+            try:
+                with args.out.open("w", encoding="utf-8") as fh:
+                    count = export_pairs(store.signoff_pairs, fh, since)
+            except OSError as exc:
+                raise CliError(f"{args.out}: cannot write ({exc.strerror})") from None
+            target = str(args.out)
+    finally:
+        store.close()
+    skipped = f" ({count.skipped} without a prompt skipped)" if count.skipped else ""
+    print(f"{count.written} pairs -> {target}{skipped}", file=sys.stderr)
     return EXIT_OK
