@@ -67,7 +67,7 @@ def load_grader(
         ) from None
     try:
         predictor = _open_predictor(predict, folder, threads, providers)
-    except ModelUnavailable as exc:
+    except GraderError as exc:
         raise GraderUnavailable(f"grader bundle cannot be used: {exc}") from None
     return PredictorGrader(predictor)
 
@@ -105,7 +105,7 @@ class PredictorGrader:
         if not images:
             return []
         try:
-            return list(self._call([img.rgb for img in images], [i.image_id for i in images]))
+            return self._call(images)
         except ModelUnavailable as exc:
             raise GraderUnavailable(f"grader failed: {exc}") from None
         except GraderError:
@@ -114,16 +114,21 @@ class PredictorGrader:
         out: list[ImageGrading] = []
         for img in images:
             try:
-                out += self._call([img.rgb], [img.image_id])
+                out += self._call([img])
             except ModelUnavailable as exc:
                 raise GraderUnavailable(f"grader failed: {exc}") from None
             except GraderError as exc:
                 out.append(ImageGrading(image_id=img.image_id, model=self._model, error=str(exc)))
         return out
 
-    def _call(self, arrays: list[Any], ids: list[str]) -> list[ImageGrading]:
-        results = self._predictor.grade(arrays, image_ids=ids)
+    def _call(self, images: Sequence[RetrievedImage]) -> list[ImageGrading]:
+        results = self._predictor.grade(
+            [img.rgb for img in images],
+            image_ids=[img.image_id for img in images],
+            lateralities=[img.laterality for img in images],
+            sha256s=[img.sha256 for img in images],
+        )
         graded = list(results)
-        if len(graded) != len(ids):
+        if len(graded) != len(images):
             raise GraderUnavailable("the grader returned a different number of results")
         return graded
