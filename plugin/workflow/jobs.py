@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SCREENING_JOB = "screening"
+JOB_ACTOR = "system:screening-job"
 # Image problems worth another attempt later (a PACS or FHIR server that was down).
 TRANSIENT_IMAGE_CODES = frozenset({"unavailable", "timeout", "fhir-error", "unauthorized"})
 
@@ -208,11 +209,14 @@ class LazyGrader:
 def screening_job_handlers(services: Services) -> Mapping[str, Handler]:
     """{"screening": handler} when a FHIR server for system work is configured."""
     from models.advice.llm import make_generator
+    from plugin.observability.audit import AuditingGateway
 
     settings = services.settings
-    gateway = services.system_fhir
-    if gateway is None or settings.fhir.base_url is None:
+    system = services.system_fhir
+    if system is None or settings.fhir.base_url is None:
         return {}
+    # Every read and write of the job lands in the audit trail, as the system actor.
+    gateway = AuditingGateway(system, services.audit, JOB_ACTOR)
     configured = normalise_base(settings.fhir.base_url)
     grader = LazyGrader(
         lambda: load_grader(

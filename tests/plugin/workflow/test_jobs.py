@@ -131,7 +131,9 @@ def test_handlers_from_services_only_for_the_configured_server(
         fhir=FhirSettings(base_url=gateway.base_url, auth=BearerFhirAuth(token="t0ken"))
     )
     metrics = SimpleNamespace(observe_grading=lambda model, seconds, outcome: None)
-    services = SimpleNamespace(settings=settings, system_fhir=gateway, store=store, metrics=metrics)
+    services = SimpleNamespace(
+        settings=settings, system_fhir=gateway, store=store, metrics=metrics, audit=store.audit
+    )
     assert (
         screening_job_handlers(
             SimpleNamespace(settings=Settings(), system_fhir=None, store=store)  # type: ignore[arg-type]
@@ -161,6 +163,9 @@ def test_handlers_from_services_only_for_the_configured_server(
     mine = queue.status(here.id)
     assert mine is not None and mine.status == JobStatus.FAILED
     assert mine.error is not None and "no fundus images" in mine.error
+    audited = [e for e in store.audit.recent() if e.actor == "system:screening-job"]
+    assert {e.action for e in audited} >= {"read", "search"}
+    assert all(rec.patient_ref in e.resource_refs for e in audited)
 
 
 def test_payloads_never_take_a_token() -> None:
