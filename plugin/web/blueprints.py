@@ -15,6 +15,7 @@ BlueprintFactory = Callable[[Services], Blueprint | None]
 
 BLUEPRINT_FACTORIES: tuple[str, ...] = (
     "plugin.observability.views:create_observability_blueprint",
+    "plugin.cds.wiring:create_cds_hooks_blueprint",
 )
 
 

@@ -31,7 +31,7 @@ from cds_hooks.cards import validate_response
 from plugin.app import create_app
 from plugin.cds.services import ORDER_SELECT_ID, ORDER_SIGN_ID, PATIENT_VIEW_ID
 from plugin.cds.services import PATIENT_VIEW_PREFETCH as TEMPLATES
-from plugin.cds.wiring import GRADER_EXTENSION, create_cds_hooks_blueprint
+from plugin.cds.wiring import GRADER_EXTENSION
 from plugin.config_loader import settings_from_mapping
 from plugin.fhir.http_gateway import HttpFhirGateway
 from plugin.jobs.worker import Worker
@@ -98,7 +98,7 @@ def running_app(
     services.handlers.register(SCREENING_JOB, screening_handler(make_service))
     app = create_app(
         services=services,
-        blueprints=[*BLUEPRINT_FACTORIES, create_cds_hooks_blueprint],
+        blueprints=BLUEPRINT_FACTORIES,  # the registry holds ours
         start_workers=False,
     )
     server = make_server("127.0.0.1", port, app, threaded=True)
