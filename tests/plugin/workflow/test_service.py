@@ -306,3 +306,22 @@ def test_a_refused_required_search_fails_an_optional_one_warns(
     assert result.record.warnings == (
         "MedicationStatement search failed (FhirAuthError); none read",
     )
+
+
+def test_a_progress_callback_that_raises_stops_the_screening(
+    kit: Any, gateway: Any, store: Store, grader: Any
+) -> None:
+    """A job whose lease was lost raises LeaseLost from its progress callback: the run must
+    stop there, before writing anything."""
+    from plugin.jobs import LeaseLost
+
+    rec = kit.make_record(gateway, {"right": (120, 0, 0)})
+
+    def lost(stage: str, percent: int) -> None:
+        if stage == "grade":
+            raise LeaseLost("job-1")
+
+    with pytest.raises(LeaseLost):
+        service(gateway, store, grader).screen(rec.patient_ref, progress=lost)
+    assert "transaction" not in gateway.requests
+    assert service(gateway, store, grader).latest(rec.patient_ref) is None
