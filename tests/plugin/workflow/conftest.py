@@ -167,8 +167,8 @@ def make_record(
 
 
 class FakeGrader:
-    """Grades a photo by its mean red value (0-255 -> ICDR 0-4); a black image is not a
-    fundus photograph. Counts every image it is asked to grade."""
+    """Grades a photo by its mean red value (0-255 -> ICDR 0-4); below 10 it is ungradable,
+    a black image is not a fundus photograph. Counts every image it is asked to grade."""
 
     def __init__(self, version: str = "1.0", raise_bad: bool = False) -> None:
         self._model = ModelInfo(name="fake-grader", version=version)
@@ -188,6 +188,10 @@ class FakeGrader:
                 if self.raise_bad:
                     raise BadImage("not a fundus photograph")
                 out.append(ImageGrading(image_id=img.image_id, model=self._model, error="blank"))
+                continue
+            if red < 10:  # a very dark photograph: readable, not gradable
+                quality = Quality(gradable=False, score=0.1, reasons=("underexposed",))
+                out.append(ImageGrading(image_id=img.image_id, quality=quality, model=self._model))
                 continue
             grade = min(4, int(red // 51))
             probs = [0.02] * 5

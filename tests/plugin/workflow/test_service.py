@@ -325,3 +325,18 @@ def test_a_progress_callback_that_raises_stops_the_screening(
         service(gateway, store, grader).screen(rec.patient_ref, progress=lost)
     assert "transaction" not in gateway.requests
     assert service(gateway, store, grader).latest(rec.patient_ref) is None
+
+
+def test_an_ungradable_eye_is_written_as_such_not_as_a_problem(
+    kit: Any, gateway: Any, store: Store, grader: Any
+) -> None:
+    rec = kit.make_record(gateway, {"right": (5, 0, 0), "left": (120, 0, 0)})
+    result = service(gateway, store, grader).screen(rec.patient_ref)
+    assert result.status == "complete" and result.problems == ()
+    eyes = {e["eye"]: e for e in result.stored.summary["eyes"]}
+    assert eyes["right"]["gradable"] is False and eyes["left"]["gradable"] is True
+    assert result.written is not None
+    report = gateway.read("DiagnosticReport", result.written.references["diagnostic-report"][17:])
+    codes = {c["code"] for cc in report["conclusionCode"] for c in cc["coding"]}
+    assert "ungradable-eye" in codes
+    assert "Right eye: ungradable" in report["conclusion"]
