@@ -16,6 +16,8 @@ from plugin.cli.common import EXIT_BAD_INPUT, CliError
 
 # Subcommand modules, in `--help` order. Add a module here to add a subcommand.
 SUBCOMMANDS: tuple[str, ...] = (
+    "plugin.cli.grade_cmd",
+    "plugin.cli.evaluate_cmd",
     "plugin.cli.facts_cmd",
     "plugin.cli.demo_cmd",
     "plugin.cli.advise_cmd",
