@@ -202,7 +202,8 @@ def finetune(cfg: FinetuneConfig, pairs: list[PairRecord]) -> FinetuneResult:
             if step >= total:
                 break
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(cfg.output_dir))
+    # Only the LoRA matrices are trained; the (GGUF) base has no config.json to compare.
+    model.save_pretrained(str(cfg.output_dir), save_embedding_layers=False)
     tokenizer.save_pretrained(str(cfg.output_dir))
     seconds = time.perf_counter() - started
     meta = {
