@@ -24,6 +24,9 @@ from plugin.imaging.results import RetrievedImage
 from plugin.workflow.errors import GraderUnavailable
 
 PREDICTOR_MODULE = "models.grader.predict"
+# services.extensions key under which a process may inject its Grader (a test's tiny model,
+# a remote-inference client); the CDS service and the SMART app use the same key.
+GRADER_EXTENSION = "grader"
 
 
 class Grader(Protocol):

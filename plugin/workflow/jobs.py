@@ -49,7 +49,7 @@ from plugin.workflow.errors import (
     ImagingErrors,
     WorkflowError,
 )
-from plugin.workflow.grader import Grader, load_grader
+from plugin.workflow.grader import GRADER_EXTENSION, Grader, load_grader
 from plugin.workflow.record import parse_patient_ref
 from plugin.workflow.service import ScreeningService
 from plugin.workflow.types import ScreeningOptions
@@ -207,7 +207,9 @@ class LazyGrader:
 
 
 def screening_job_handlers(services: Services) -> Mapping[str, Handler]:
-    """{"screening": handler} when a FHIR server for system work is configured."""
+    """{"screening": handler} when a FHIR server for system work is configured. The grader:
+    the one injected in services.extensions[GRADER_EXTENSION] when there is one at job
+    time, else the configured bundle (loaded on first use)."""
     from models.advice.llm import make_generator
     from plugin.observability.audit import AuditingGateway
 
@@ -232,8 +234,9 @@ def screening_job_handlers(services: Services) -> Mapping[str, Handler]:
                 "the job names a FHIR server this worker has no credentials for",
                 retryable=False,
             )
+        injected = services.extensions.get(GRADER_EXTENSION)
         try:
-            loaded: Grader | None = grader.get()
+            loaded: Grader | None = injected if injected is not None else grader.get()  # type: ignore[assignment]
         except GraderUnavailable as exc:
             log.warning("screening job without a grader: %s", exc.message)
             loaded = None

@@ -16,6 +16,7 @@ from plugin.jobs import HandlerRegistry, JobQueue, Worker
 from plugin.store import Store
 from plugin.store.jobs import JobStatus
 from plugin.workflow import ImageProblem, ImagingErrors, NoImages, ScreeningService
+from plugin.workflow.grader import GRADER_EXTENSION
 from plugin.workflow.jobs import (
     SCREENING_JOB,
     ScreeningJob,
@@ -132,7 +133,12 @@ def test_handlers_from_services_only_for_the_configured_server(
     )
     metrics = SimpleNamespace(observe_grading=lambda model, seconds, outcome: None)
     services = SimpleNamespace(
-        settings=settings, system_fhir=gateway, store=store, metrics=metrics, audit=store.audit
+        settings=settings,
+        system_fhir=gateway,
+        store=store,
+        metrics=metrics,
+        audit=store.audit,
+        extensions={},
     )
     assert (
         screening_job_handlers(
@@ -166,6 +172,17 @@ def test_handlers_from_services_only_for_the_configured_server(
     audited = [e for e in store.audit.recent() if e.actor == "system:screening-job"]
     assert {e.action for e in audited} >= {"read", "search"}
     assert all(rec.patient_ref in e.resource_refs for e in audited)
+
+    # A grader injected in services.extensions (as the CDS service and the app do) is used.
+    services.extensions[GRADER_EXTENSION] = grader = kit.FakeGrader()
+    rec2 = kit.make_record(gateway, {"right": (120, 0, 0)})
+    graded = enqueue_screening(
+        queue, ScreeningJob(patient_ref=rec2.patient_ref, fhir_base=gateway.base_url), model=MODEL
+    )
+    run_jobs(store, handlers)
+    done = queue.status(graded.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED, done
+    assert grader.graded_count == 1
 
 
 def test_payloads_never_take_a_token() -> None:
