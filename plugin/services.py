@@ -60,7 +60,10 @@ from plugin.store.store import Store, open_store
 log = logging.getLogger(__name__)
 
 JobHandlerFactory = Callable[["Services"], Mapping[str, Handler]]
-JOB_HANDLER_FACTORIES: tuple[str, ...] = ("plugin.services:audit_job_handlers",)
+JOB_HANDLER_FACTORIES: tuple[str, ...] = (
+    "plugin.services:audit_job_handlers",
+    "plugin.smart_app.review_job:review_job_handlers",
+)
 READINESS_FHIR_TIMEOUT_S = 2.0
 
 

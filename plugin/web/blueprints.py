@@ -16,6 +16,7 @@ BlueprintFactory = Callable[[Services], Blueprint | None]
 BLUEPRINT_FACTORIES: tuple[str, ...] = (
     "plugin.observability.views:create_observability_blueprint",
     "plugin.cds.wiring:create_cds_hooks_blueprint",
+    "plugin.smart_app.blueprint:create_smart_app_blueprint",
 )
 
 
