@@ -82,7 +82,8 @@ class FactRow:
 
 @dataclass(frozen=True)
 class Citation:
-    text: str
+    text: str  # full source title, section, recommendation
+    short: str  # source key and section, for the one-line summary
     statement: str
 
 
@@ -265,7 +266,11 @@ def _citations(item: AdviceItem) -> tuple[Citation, ...]:
     out = []
     for c in item.citations:
         rec = f", rec. {c.recommendation}" if c.recommendation else ""
-        out.append(Citation(f"{c.source_title} — {c.section}{rec}", c.statement))
+        out.append(
+            Citation(
+                f"{c.source_title} — {c.section}{rec}", f"{c.source} {c.section}{rec}", c.statement
+            )
+        )
     return tuple(out)
 
 
@@ -275,7 +280,9 @@ def _facts_used(item: AdviceItem) -> tuple[str, ...]:
         unit = f" {UNIT_TEXT.get(f.unit, f.unit)}" if f.unit else ""
         when = f", {f.date.isoformat()}" if f.date else ""
         src = f" [{f.source}]" if f.source else ""
-        out.append(f"{f.name}: {f.value}{unit}{when}{src}")
+        out.append(
+            f"{FACT_LABELS.get(f.name, f.name.replace('_', ' '))}: {f.value}{unit}{when}{src}"
+        )
     return tuple(out)
 
 
