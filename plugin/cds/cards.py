@@ -275,7 +275,7 @@ def retake_card(assessment: Assessment, ctx: CardContext) -> Card | None:
 def pending_card(assessment: Assessment, ctx: CardContext) -> Card | None:
     images = assessment.images
     pending = images.pending
-    if pending is None or pending.status == "failed" or images.waiting == 0:
+    if pending is None or pending.status not in ("queued", "running") or images.waiting == 0:
         return None
     n = images.waiting
     return cds.card(
@@ -305,7 +305,13 @@ def unavailable_card(assessment: Assessment, ctx: CardContext) -> Card | None:
             card_source(ctx, "dr-images-unavailable", None),
             detail="Ask the DeepDR-FHIR administrator to check the grader bundle.",
         )
-    failed_job = images.pending is not None and images.pending.status == "failed"
+    # Failed, or finished without grading these photographs (another model, a record that
+    # changed): either way no result is coming for them.
+    failed_job = (
+        images.pending is not None
+        and images.pending.status in ("failed", "succeeded")
+        and images.waiting > 0
+    )
     failures = list(images.failures)
     if not failures and not failed_job:
         return None

@@ -43,6 +43,9 @@ from plugin.workflow.grading import grade_images
 
 log = logging.getLogger(__name__)
 
+# A placeholder base for inline-only fetches: no request is ever sent to it.
+NO_SERVER = "http://fhir-server.invalid"
+
 # Failures that stay failures until the source changes (its key changes with it).
 PERMANENT_FETCH_CODES = frozenset(
     {
@@ -61,7 +64,7 @@ PERMANENT_FETCH_CODES = frozenset(
 class HookCall:
     """What grading needs to know about one hook call. The token is the hook's own."""
 
-    fhir_server: str | None
+    fhir_server: str | None  # None: the server may not be contacted (inline images only)
     access_token: str | None
     actor: str
     patient_ref: str
@@ -138,9 +141,15 @@ class CdsGrading:
         stats = {"sources": len(units), "fetched": 0, "cache_hits": 0, "graded": 0}
         failures: list[ImageFailure] = []
         indexed = self._index.get_many(u.key for u in units)
-        unknown = [u for u in units if u.key not in indexed]
+        unknown = [u for u in units if u.key not in indexed and _reachable(u, call)]
+        if call.fetch:
+            failures += [
+                _failure(u, u.source_ref, "no-access", "no fhirAuthorization to read it")
+                for u in units
+                if u.key not in indexed and not _reachable(u, call)
+            ]
         fetched: dict[str, ImageFetchResult] = {}
-        if unknown and call.fetch and call.fhir_server:
+        if unknown and call.fetch:
             fetched = self._fetch(unknown, call)
             stats["fetched"] = len(unknown)
             self._remember(unknown, fetched)
@@ -191,15 +200,15 @@ class CdsGrading:
     # --- steps ----------------------------------------------------------------------------
 
     def _fetch(self, units: Sequence[SourceUnit], call: HookCall) -> dict[str, ImageFetchResult]:
-        assert call.fhir_server is not None
         token = call.access_token
-        gateway = self._access.gateway(call.fhir_server, token, call.actor)
+        server = call.fhir_server or NO_SERVER
+        gateway = self._access.gateway(server, token, call.actor)
         started = time.monotonic()
         out: dict[str, ImageFetchResult] = {}
         with ImageFetcher(
             gateway,
             self._imaging,
-            fhir_base_url=call.fhir_server,
+            fhir_base_url=server,
             fhir_token=lambda: token,
             transport=self._access.transport,
         ) as fetcher:
@@ -258,7 +267,8 @@ class CdsGrading:
         have = [m.pixels for m in misses if m.pixels is not None]
         again = {m.unit.key: m.unit for m in misses if m.pixels is None}
         failures: list[ImageFailure] = []
-        if again and call.fhir_server:
+        again = {k: u for k, u in again.items() if _reachable(u, call)}
+        if again:
             wanted = {m.image_id for m in misses}
             for key, result in self._fetch(list(again.values()), call).items():
                 have += [r for r in result.images if r.image_id in wanted]
@@ -276,9 +286,7 @@ class CdsGrading:
         call: HookCall,
         model: ModelInfo,
     ) -> Pending | None:
-        if not call.fhir_server:
-            return None
-        fhir_server = call.fhir_server
+        fhir_server = call.fhir_server or NO_SERVER
 
         def work() -> None:
             pixels, _ = self._pixels(misses, call)
@@ -297,6 +305,12 @@ class CdsGrading:
         return self._background.submit(
             request, local_key(fhir_server, call.patient_ref, model, keys)
         )
+
+
+def _reachable(unit: SourceUnit, call: HookCall) -> bool:
+    """Whether the unit's bytes can be read in this call: inline ones always; the others
+    need the (allowed) FHIR server and the hook's token."""
+    return unit.inline or (call.fhir_server is not None and call.access_token is not None)
 
 
 def _from_index(unit: SourceUnit, img: IndexedImage) -> _Image:

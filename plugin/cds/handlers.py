@@ -43,6 +43,16 @@ class HandlerOptions:
     smart_launch_url: str | None = None
     source_label: str = "DeepDR-FHIR"
     source_url: str | None = None
+    #: FHIR servers images may be read from (as cds.allowed_fhir_servers); None: any.
+    allowed_fhir_servers: frozenset[str] | None = None
+
+    def reachable_server(self, request: CdsRequest) -> str | None:
+        """The request's fhirServer when we may contact it (allow-list), else None."""
+        server = request.fhir_server
+        if server is None or self.allowed_fhir_servers is None:
+            return server
+        allowed = {s.rstrip("/") for s in self.allowed_fhir_servers}
+        return server if server.rstrip("/") in allowed else None
 
 
 @dataclass(frozen=True)
@@ -59,11 +69,13 @@ def read_call(request: CdsRequest, data: PrefetchData, today: date) -> CallRecor
     data cannot be the patient's record."""
     patient_id = request.context.get("patientId")
     patient_ref = f"Patient/{patient_id}"
-    patient = data.resource("patient")
-    if patient is None:
+    if data.resource("patient") is None:
         return None
-    if patient.get("resourceType") != "Patient" or patient.get("id") != patient_id:
+    # A read gives the Patient; some clients send a searchset Bundle holding it.
+    found = [p for p in data.resources("patient", "Patient") if p.get("id") == patient_id]
+    if not found:
         raise CdsServiceError("prefetch 'patient' is not the context's patient", 400, "invalid")
+    patient = found[0]
     resources = [dict(r) for key in data if key != "patient" for r in data.resources(key)]
     try:
         record = build_record(patient_ref, dict(patient), resources, today)
@@ -117,7 +129,7 @@ class PatientViewHandler:
         state = self._grading.assess(
             units,
             HookCall(
-                fhir_server=request.fhir_server,
+                fhir_server=self._options.reachable_server(request),
                 access_token=request.access_token,
                 actor=call.actor,
                 patient_ref=call.patient_ref,

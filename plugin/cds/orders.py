@@ -112,7 +112,7 @@ class OrderHandler:
         state = self._grading.assess(
             units,
             HookCall(
-                fhir_server=request.fhir_server,
+                fhir_server=self._options.reachable_server(request),
                 access_token=request.access_token,
                 actor=call.actor,
                 patient_ref=call.patient_ref,

@@ -36,6 +36,28 @@ class SourceUnit:
     only_instances: tuple[str, ...] | None = None
     laterality_hint: str | None = None
     acquired: date | None = None
+    #: Every image's bytes are inside the resource (attachment `data`): reading them needs
+    #: no server access.
+    inline: bool = False
+
+
+def is_inline(resource: Mapping[str, Any]) -> bool:
+    rtype = resource.get("resourceType")
+    if rtype == "Media":
+        attachments = [resource.get("content")]
+    elif rtype == "DocumentReference":
+        contents = resource.get("content")
+        attachments = (
+            [c.get("attachment") for c in contents or [] if isinstance(c, Mapping)]
+            if isinstance(contents, list)
+            else []
+        )
+    else:
+        return False
+    return bool(attachments) and all(
+        isinstance(a, Mapping) and isinstance(a.get("data"), str) and a.get("data")
+        for a in attachments
+    )
 
 
 def _version_tag(resource: Mapping[str, Any]) -> dict[str, str]:
@@ -108,6 +130,7 @@ def current_units(
                 only_instances=instances,
                 laterality_hint=sides.pop() if len(sides) == 1 else None,
                 acquired=max(dates) if dates else None,
+                inline=is_inline(resource),
             )
         )
     units.sort(key=lambda u: (u.acquired or date.max, u.source_ref), reverse=True)

@@ -114,6 +114,11 @@ def build_runtime(services: Services) -> CdsRuntime:
         budget_ms=settings.cds.grading_budget_ms,
         smart_launch_url=base + SMART_LAUNCH_PATH if base and settings.smart.client_id else None,
         source_url=base + "/" if base else None,
+        allowed_fhir_servers=(
+            frozenset(settings.cds.allowed_fhir_servers)
+            if settings.cds.allowed_fhir_servers is not None
+            else None
+        ),
     )
     screenings = ScreeningRepository(services.store.db, services.store.clock)
     patient_view = patient_view_service()

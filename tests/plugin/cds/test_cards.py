@@ -233,3 +233,8 @@ def test_never_more_than_a_few_cards_most_urgent_first() -> None:
     assert len(cards) == MAX_CARDS
     assert [c.indicator for c in cards] == ["critical", "warning", "info"]
     assert len({c.uuid for c in cards}) == MAX_CARDS
+
+
+def test_a_background_run_that_ended_without_these_results_is_not_in_progress() -> None:
+    (card,) = cards_for(ImageState(pending=Pending("local", "succeeded"), waiting=2))
+    assert card.summary.startswith("2 fundus photos could not be used")

@@ -211,3 +211,25 @@ def test_no_grader_is_reported_not_raised(kit: Any, store: Store) -> None:
 def test_no_images_means_nothing_to_do(setup: Setup) -> None:
     found = setup.grading.assess([], setup.call())
     assert found.grading is None and found.stats == {}
+
+
+def test_without_fhir_access_only_inline_photos_are_read(setup: Setup, kit: Any) -> None:
+    inline = setup.fhir.create(kit.media(setup.patient, "right", kit.photo(160))).resource
+    behind_binary = setup.binary_media("left", 20)
+    units = setup.units(inline, behind_binary)
+    call = HookCall(
+        fhir_server=None,
+        access_token=None,
+        actor="cds-client",
+        patient_ref=setup.patient,
+        deadline=Deadline.after(time.monotonic(), 60_000),
+    )
+
+    found = setup.grading.assess(units, call)
+
+    assert found.grading is not None
+    assert [e.laterality.value for e in found.grading.eyes] == ["right"]
+    assert [(f.source_ref, f.code) for f in found.failures] == [
+        (f"Media/{behind_binary['id']}", "no-access")
+    ]
+    assert setup.binary_reads() == 0
