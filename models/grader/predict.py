@@ -7,6 +7,11 @@
 Per image: find the fundus field (none -> ungradable, "no fundus field"), crop and
 normalise as in training, run the network in batches, apply the quality gate (classical
 exposure checks + the network's quality output) and the bundle's thresholds.
+
+The network call itself is a Runner (models.grader.runner): the bundle's model.onnx in
+onnxruntime by default, or any runner given to `load_predictor(folder, runner=...)` (a
+remote inference server); either is checked against metadata.json before use, and the
+same metadata drives the preprocessing and postprocessing here.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
 from PIL import Image
 
@@ -49,13 +53,15 @@ from models.grader.result import (
     ModelInfo,
     Quality,
 )
+from models.grader.runner import CPU as CPU  # re-exported: callers name providers here
+from models.grader.runner import CUDA as CUDA
+from models.grader.runner import OnnxRunner, Runner
+from models.grader.runner import default_providers as default_providers
 
 DEFAULT_FIELD = FieldParams()
 DEFAULT_NORMALISE = NormaliseParams()
-CUDA = "CUDAExecutionProvider"
 NO_FUNDUS = "not a fundus photograph"
 """Prefix of the quality reason given when no fundus field is found."""
-CPU = "CPUExecutionProvider"
 
 
 @dataclass(frozen=True)
@@ -86,11 +92,6 @@ def prepare(
     )
 
 
-def default_providers() -> tuple[str, ...]:
-    available = ort.get_available_providers()
-    return (CUDA, CPU) if CUDA in available else (CPU,)
-
-
 class Predictor:
     def __init__(
         self,
@@ -98,28 +99,24 @@ class Predictor:
         threads: int | None = None,
         providers: Sequence[str] = (),
         batch_size: int = 8,
+        runner: Runner | None = None,
     ) -> None:
+        """`runner`: where the network runs (default: the bundle's model.onnx in
+        onnxruntime, which must then be present); it must match metadata.json."""
         self.folder = Path(folder)
         self.meta: Metadata = read_metadata(self.folder)
-        model_path = self.folder / self.meta.model_file
-        if not model_path.is_file():
-            raise ModelUnavailable(f"bundle {self.folder.name}: {self.meta.model_file} missing")
-        if bundle_size(self.folder) > MAX_BUNDLE_BYTES:
-            raise ModelUnavailable(f"bundle {self.folder.name}: larger than 30 MB")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(threads or 0)
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        wanted = tuple(providers) or default_providers()
-        usable = [p for p in wanted if p in ort.get_available_providers()] or [CPU]
-        try:
-            self.session = ort.InferenceSession(str(model_path), opts, providers=usable)
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ModelUnavailable(
-                f"bundle {self.folder.name}: model cannot be loaded ({type(exc).__name__})"
-            ) from None
-        check_against_session(self.meta, self.session.get_inputs(), self.session.get_outputs())
-        self.provider: str = self.session.get_providers()[0]
+        if runner is None:
+            model_path = self.folder / self.meta.model_file
+            if not model_path.is_file():
+                raise ModelUnavailable(f"bundle {self.folder.name}: {self.meta.model_file} missing")
+            if bundle_size(self.folder) > MAX_BUNDLE_BYTES:
+                raise ModelUnavailable(f"bundle {self.folder.name}: larger than 30 MB")
+            runner = OnnxRunner(
+                model_path, threads=threads, providers=providers, label=self.folder.name
+            )
+        check_against_session(self.meta, list(runner.inputs), list(runner.outputs))
+        self.runner: Runner = runner
+        self.provider: str = runner.provider
         self.batch_size = max(1, batch_size)
         self.side = self.meta.input.side
         self._field = self.meta.preprocessing.field_params()
@@ -137,15 +134,16 @@ class Predictor:
 
     def run(self, batch: NDArray[np.float32]) -> dict[OutputKind, NDArray[np.float32]]:
         """Raw network outputs by kind for a (N, 3, S, S) batch."""
-        names = [o.name for o in self.meta.outputs]
-        try:
-            values = self.session.run(names, {self.meta.input.name: batch})
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ModelUnavailable(f"inference failed ({type(exc).__name__})") from None
-        return {
-            o.kind: np.asarray(v, np.float32)
-            for o, v in zip(self.meta.outputs, values, strict=True)
-        }
+        values = self.runner.run({self.meta.input.name: batch}, [o.name for o in self.meta.outputs])
+        out: dict[OutputKind, NDArray[np.float32]] = {}
+        for o in self.meta.outputs:
+            v = values.get(o.name)
+            # A runner that drops an output or returns another batch size would shift
+            # results between images: refuse rather than misattribute.
+            if v is None or v.ndim == 0 or v.shape[0] != batch.shape[0]:
+                raise ModelUnavailable(f"inference returned no usable {o.name!r} output")
+            out[o.kind] = np.asarray(v, np.float32)
+        return out
 
     # -- grading ---------------------------------------------------------------------
     def grade(
@@ -268,13 +266,21 @@ def _finding(prob: float, threshold: float) -> BinaryFinding:
 
 
 def load_predictor(
-    folder: Path, threads: int | None = None, providers: Sequence[str] = ()
+    folder: Path,
+    threads: int | None = None,
+    providers: Sequence[str] = (),
+    *,
+    runner: Runner | None = None,
+    batch_size: int = 8,
 ) -> Predictor:
-    """Open a bundle; threads default to $DEEPDR_GRADER_THREADS or all cores."""
+    """Open a bundle; threads default to $DEEPDR_GRADER_THREADS or all cores. With
+    `runner`, the network runs there (model.onnx may then be absent from the folder)."""
     env = os.environ.get("DEEPDR_GRADER_THREADS")
     if threads is None and env and env.isdigit():
         threads = int(env)
-    return Predictor(folder, threads=threads, providers=providers)
+    return Predictor(
+        folder, threads=threads, providers=providers, batch_size=batch_size, runner=runner
+    )
 
 
 def render_overlay(
