@@ -33,6 +33,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -247,7 +248,7 @@ class Ehr:
                         ]
                     },
                     "subject": {"reference": ref},
-                    "createdDateTime": "2026-02-20",
+                    "createdDateTime": (date.today() - timedelta(days=30)).isoformat(),
                     "bodySite": {"coding": [{"system": SNOMED, "code": site}]},
                     "content": {"contentType": "image/jpeg", "url": binary, "title": eye},
                 }

@@ -9,12 +9,16 @@ import io
 import socket
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
+from werkzeug.serving import make_server
 
 from models.grader.result import (
     BinaryFinding,
@@ -23,10 +27,20 @@ from models.grader.result import (
     ModelInfo,
     Quality,
 )
+from plugin.app import create_app
+from plugin.cds.wiring import GRADER_EXTENSION
+from plugin.config_loader import settings_from_mapping
 from plugin.imaging.results import RetrievedImage
+from plugin.jobs.worker import Worker
+from plugin.local_servers.cds_client import LocalCdsClient
+from plugin.services import Services, build_services
 from plugin.store import Store, open_store
+from plugin.web.blueprints import BLUEPRINT_FACTORIES
+from plugin.workflow.jobs import SCREENING_JOB, ScreeningJob, screening_handler
+from plugin.workflow.service import ScreeningService
 
 SNOMED = "http://snomed.info/sct"
+TOKEN = "hook-access-token-7c41e9"  # the hook's FHIR token in integration tests
 LOINC = "http://loinc.org"
 EYE_SITES = {"right": "18944008", "left": "8966001"}
 
@@ -151,9 +165,13 @@ def photo(red: int, *, green: int = 40, size: int = 32, seed: int = 0) -> bytes:
     return buf.getvalue()
 
 
-def media(
-    patient_ref: str, eye: str, data: bytes, *, created: str = "2026-02-20"
-) -> dict[str, Any]:
+def recent(days: int = 30) -> str:
+    """A date `days` ago: photographs in integration tests stay "current" whatever the day
+    the tests run (the service uses the real clock there)."""
+    return (date.today() - timedelta(days=days)).isoformat()
+
+
+def media(patient_ref: str, eye: str, data: bytes, *, created: str | None = None) -> dict[str, Any]:
     return {
         "resourceType": "Media",
         "status": "completed",
@@ -161,7 +179,7 @@ def media(
             "coding": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "OP"}]
         },
         "subject": {"reference": patient_ref},
-        "createdDateTime": created,
+        "createdDateTime": created or recent(),
         "bodySite": {"coding": [{"system": SNOMED, "code": EYE_SITES[eye]}]},
         "content": {"contentType": "image/png", "data": base64.b64encode(data).decode()},
     }
@@ -190,7 +208,7 @@ def hba1c(patient_ref: str, value: float = 8.1) -> dict[str, Any]:
         "status": "final",
         "code": {"coding": [{"system": LOINC, "code": "4548-4"}]},
         "subject": {"reference": patient_ref},
-        "effectiveDateTime": "2026-02-01",
+        "effectiveDateTime": recent(45),
         "valueQuantity": {"value": value, "unit": "%", "code": "%"},
     }
 
@@ -207,6 +225,71 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield s
 
 
+@dataclass
+class RunningApp:
+    base: str
+    services: Services
+    grader: Any
+
+    def run_jobs(self) -> int:
+        return Worker(self.services.store.jobs, self.services.handlers).run_until_idle()
+
+    def jobs(self) -> list[Any]:
+        return self.services.store.jobs.recent()
+
+
+@contextmanager
+def running_app(
+    tmp_path: Path,
+    fhir_base_url: str,
+    client: LocalCdsClient,
+    *,
+    budget_ms: int,
+    smart: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> Iterator[RunningApp]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    config: dict[str, Any] = {
+        "store": {"url": f"sqlite:///{tmp_path}/cds-{port}.sqlite3"},
+        "fhir": {"base_url": fhir_base_url},
+        "jobs": {"in_process_workers": False},
+        "cds": {
+            "issuers": [{"iss": client.issuer, "jwks_url": client.jwks_url}],
+            "grading_budget_ms": budget_ms,
+        },
+    }
+    config.update(extra or {})
+    if smart:
+        key = base64.urlsafe_b64encode(b"k" * 32).decode()
+        config["server"] = {"public_base_url": base}
+        config["smart"] = {"client_id": "deepdr-cds-test", "session_keys": [key]}
+    services = build_services(settings_from_mapping(config))
+    grader = TinyGrader()
+    services.extensions[GRADER_EXTENSION] = grader
+    system_fhir = services.system_fhir
+    assert system_fhir is not None
+
+    def make_service(job: ScreeningJob) -> ScreeningService:
+        return ScreeningService(system_fhir, store=services.store, grader=grader)
+
+    services.handlers.register(SCREENING_JOB, screening_handler(make_service))
+    app = create_app(
+        services=services,
+        blueprints=BLUEPRINT_FACTORIES,  # the registry holds ours
+        start_workers=False,
+    )
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield RunningApp(base, services, grader)
+    finally:
+        server.shutdown()
+        server.server_close()
+        services.close(timeout_s=5)
+
+
 class Kit:
     """The helpers above, for test modules (with --import-mode=importlib a test module
     cannot import its conftest): `kit.photo(160)`, `kit.TinyGrader()`, ..."""
@@ -214,9 +297,12 @@ class Kit:
     TinyGrader = TinyGrader
     photo = staticmethod(photo)
     media = staticmethod(media)
+    recent = staticmethod(recent)
     diabetes = staticmethod(diabetes)
     hba1c = staticmethod(hba1c)
     free_port = staticmethod(free_port)
+    running_app = staticmethod(running_app)
+    TOKEN = TOKEN
 
 
 @pytest.fixture(scope="session")

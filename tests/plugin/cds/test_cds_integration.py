@@ -11,105 +11,28 @@ stored once; images that cannot be read; no token in the logs."""
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from werkzeug.serving import make_server
 
 from cds_hooks.cards import validate_response
-from plugin.app import create_app
 from plugin.cds.services import ORDER_SELECT_ID, ORDER_SIGN_ID, PATIENT_VIEW_ID
 from plugin.cds.services import PATIENT_VIEW_PREFETCH as TEMPLATES
-from plugin.cds.wiring import GRADER_EXTENSION
-from plugin.config_loader import settings_from_mapping
 from plugin.fhir.http_gateway import HttpFhirGateway
-from plugin.jobs.worker import Worker
 from plugin.local_servers.cds_client import JwtFlaw, LocalCdsClient, PrefetchMode
-from plugin.services import Services, build_services
 from plugin.store.jobs import JobStatus
-from plugin.web.blueprints import BLUEPRINT_FACTORIES
-from plugin.workflow.jobs import SCREENING_JOB, ScreeningJob, screening_handler
-from plugin.workflow.service import ScreeningService
+from plugin.workflow.jobs import SCREENING_JOB
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "hook-access-token-7c41e9"
 PRACTITIONER = "Practitioner/dr-cds"
-
-
-@dataclass
-class RunningApp:
-    base: str
-    services: Services
-    grader: Any
-
-    def run_jobs(self) -> int:
-        return Worker(self.services.store.jobs, self.services.handlers).run_until_idle()
-
-    def jobs(self) -> list[Any]:
-        return self.services.store.jobs.recent()
-
-
-@contextmanager
-def running_app(
-    tmp_path: Path,
-    fhir_base_url: str,
-    client: LocalCdsClient,
-    kit: Any,
-    *,
-    budget_ms: int,
-    smart: bool = False,
-) -> Iterator[RunningApp]:
-    port = kit.free_port()
-    base = f"http://127.0.0.1:{port}"
-    config: dict[str, Any] = {
-        "store": {"url": f"sqlite:///{tmp_path}/cds-{port}.sqlite3"},
-        "fhir": {"base_url": fhir_base_url},
-        "jobs": {"in_process_workers": False},
-        "cds": {
-            "issuers": [{"iss": client.issuer, "jwks_url": client.jwks_url}],
-            "grading_budget_ms": budget_ms,
-        },
-    }
-    if smart:
-        key = base64.urlsafe_b64encode(b"k" * 32).decode()
-        config["server"] = {"public_base_url": base}
-        config["smart"] = {"client_id": "deepdr-cds-test", "session_keys": [key]}
-    services = build_services(settings_from_mapping(config))
-    grader = kit.TinyGrader()
-    services.extensions[GRADER_EXTENSION] = grader
-    system_fhir = services.system_fhir
-    assert system_fhir is not None
-
-    def make_service(job: ScreeningJob) -> ScreeningService:
-        return ScreeningService(system_fhir, store=services.store, grader=grader)
-
-    services.handlers.register(SCREENING_JOB, screening_handler(make_service))
-    app = create_app(
-        services=services,
-        blueprints=BLUEPRINT_FACTORIES,  # the registry holds ours
-        start_workers=False,
-    )
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield RunningApp(base, services, grader)
-    finally:
-        server.shutdown()
-        server.server_close()
-        services.close(timeout_s=5)
 
 
 @pytest.fixture(scope="module")
@@ -124,9 +47,9 @@ def app(
     fhir_base_url: str,
     client: LocalCdsClient,
     kit: Any,
-) -> Iterator[RunningApp]:
-    with running_app(
-        tmp_path_factory.mktemp("cds"), fhir_base_url, client, kit, budget_ms=20_000
+) -> Iterator[Any]:
+    with kit.running_app(
+        tmp_path_factory.mktemp("cds"), fhir_base_url, client, budget_ms=20_000
     ) as running:
         client.cds_base_url = running.base
         yield running
@@ -176,13 +99,13 @@ class Ehr:
     ) -> dict[str, Any]:
         ctx = self.context(patient, **context)
         prefetch = self.client.build_prefetch(
-            templates, ctx, mode, fhir_server=self.fhir.base_url, access_token=TOKEN
+            templates, ctx, mode, fhir_server=self.fhir.base_url, access_token=self.kit.TOKEN
         )
         return self.client.hook_request(
             hook,
             ctx,
             fhir_server=self.fhir.base_url if fhir_access else None,
-            access_token=TOKEN if fhir_access else None,
+            access_token=self.kit.TOKEN if fhir_access else None,
             prefetch=prefetch,
         )
 
@@ -203,9 +126,7 @@ def cards_of(response: httpx.Response) -> list[dict[str, Any]]:
 # --- discovery and security --------------------------------------------------------------
 
 
-def test_discovery_lists_our_services_behind_the_jwt(
-    app: RunningApp, client: LocalCdsClient
-) -> None:
+def test_discovery_lists_our_services_behind_the_jwt(app: Any, client: LocalCdsClient) -> None:
     response = client.discover()
     assert response.status_code == 200
     services = {s["id"]: s for s in response.json()["services"]}
@@ -232,7 +153,7 @@ def test_discovery_lists_our_services_behind_the_jwt(
     ],
 )
 def test_a_flawed_jwt_is_refused_before_any_work(
-    app: RunningApp, client: LocalCdsClient, ehr: Ehr, flaw: JwtFlaw
+    app: Any, client: LocalCdsClient, ehr: Ehr, flaw: JwtFlaw
 ) -> None:
     patient = ehr.patient(("right", 160))
     graded = app.grader.graded_count
@@ -244,7 +165,7 @@ def test_a_flawed_jwt_is_refused_before_any_work(
 
 
 def test_missing_header_and_replayed_jti_are_refused_rs384_is_accepted(
-    app: RunningApp, client: LocalCdsClient, ehr: Ehr
+    app: Any, client: LocalCdsClient, ehr: Ehr
 ) -> None:
     patient = ehr.patient()
     body = ehr.body(patient)
@@ -264,7 +185,7 @@ def test_missing_header_and_replayed_jti_are_refused_rs384_is_accepted(
 
 
 def test_cold_then_cached_with_a_referral_suggestion(
-    app: RunningApp, client: LocalCdsClient, ehr: Ehr
+    app: Any, client: LocalCdsClient, ehr: Ehr
 ) -> None:
     patient = ehr.patient(("right", 160), ("left", 20))
     graded = app.grader.graded_count
@@ -299,7 +220,7 @@ def test_cold_then_cached_with_a_referral_suggestion(
 
 
 def test_every_prefetch_form_gives_the_same_answer(
-    app: RunningApp, client: LocalCdsClient, ehr: Ehr
+    app: Any, client: LocalCdsClient, ehr: Ehr
 ) -> None:
     patient = ehr.patient(("right", 110), ("left", 60))
     present = cards_of(client.call(PATIENT_VIEW_ID, ehr.body(patient, PrefetchMode.PRESENT)))
@@ -317,7 +238,7 @@ def test_every_prefetch_form_gives_the_same_answer(
     assert app.grader.graded_count == graded
 
 
-def test_null_prefetch_means_no_data(app: RunningApp, client: LocalCdsClient, ehr: Ehr) -> None:
+def test_null_prefetch_means_no_data(app: Any, client: LocalCdsClient, ehr: Ehr) -> None:
     patient = ehr.patient(("right", 160))
     modes = {k: PrefetchMode.PRESENT for k in TEMPLATES}
     modes |= {"media": PrefetchMode.NULL}
@@ -333,7 +254,7 @@ def test_null_prefetch_means_no_data(app: RunningApp, client: LocalCdsClient, eh
 
 
 def test_a_missing_patient_that_cannot_be_fetched_is_412(
-    app: RunningApp, client: LocalCdsClient, ehr: Ehr
+    app: Any, client: LocalCdsClient, ehr: Ehr
 ) -> None:
     patient = ehr.patient()
     for mode in (PrefetchMode.MISSING, PrefetchMode.OPERATION_OUTCOME):
@@ -347,7 +268,7 @@ def test_a_missing_patient_that_cannot_be_fetched_is_412(
 
 
 def test_photographs_that_cannot_be_read_get_a_card_not_an_error(
-    app: RunningApp, client: LocalCdsClient, ehr: Ehr, kit: Any
+    app: Any, client: LocalCdsClient, ehr: Ehr, kit: Any
 ) -> None:
     patient = ehr.patient(("right", 20))
     broken = ehr.add_media(patient, "left", b"\x89PNG\r\n\x1a\n not really")
@@ -368,12 +289,12 @@ def test_photographs_that_cannot_be_read_get_a_card_not_an_error(
 
 
 def test_the_hooks_token_stays_out_of_the_logs(
-    app: RunningApp, client: LocalCdsClient, ehr: Ehr, caplog: pytest.LogCaptureFixture
+    app: Any, client: LocalCdsClient, ehr: Ehr, caplog: pytest.LogCaptureFixture
 ) -> None:
     patient = ehr.patient(("right", 60))
     with caplog.at_level(logging.DEBUG):
         cards_of(client.call(PATIENT_VIEW_ID, ehr.body(patient, PrefetchMode.MISSING)))
-    assert caplog.records and TOKEN not in caplog.text
+    assert caplog.records and ehr.kit.TOKEN not in caplog.text
 
 
 # --- the budget: grade in the background --------------------------------------------------
@@ -384,7 +305,7 @@ def test_over_budget_queues_a_screening_job_then_answers_from_its_result(
 ) -> None:
     with (
         LocalCdsClient() as client,
-        running_app(tmp_path, fhir_base_url, client, kit, budget_ms=0, smart=True) as running,
+        kit.running_app(tmp_path, fhir_base_url, client, budget_ms=0, smart=True) as running,
     ):
         client.cds_base_url = running.base
         ehr = Ehr(fhir, client, kit)
@@ -398,7 +319,7 @@ def test_over_budget_queues_a_screening_job_then_answers_from_its_result(
         (job,) = running.jobs()
         assert job.kind == SCREENING_JOB and job.status == JobStatus.QUEUED
         assert job.payload["patient_ref"] == patient and job.payload["write"] is False
-        assert TOKEN not in json.dumps(job.payload)
+        assert kit.TOKEN not in json.dumps(job.payload)
         (link,) = pending["links"]
         assert link["type"] == "smart" and link["url"] == running.base + "/launch"
         context = json.loads(link["appContext"])
@@ -430,7 +351,7 @@ def _draft(code_system: str, code: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_order_hooks_show_the_result_already_on_record(
-    app: RunningApp, client: LocalCdsClient, ehr: Ehr
+    app: Any, client: LocalCdsClient, ehr: Ehr
 ) -> None:
     patient = ehr.patient(("right", 110))
     cards_of(client.call(PATIENT_VIEW_ID, ehr.body(patient)))  # graded at patient-view
@@ -488,7 +409,7 @@ def test_order_hooks_show_the_result_already_on_record(
 
 
 def test_feedback_is_stored_once_however_often_it_is_sent(
-    app: RunningApp, client: LocalCdsClient, ehr: Ehr
+    app: Any, client: LocalCdsClient, ehr: Ehr
 ) -> None:
     patient = ehr.patient(("right", 160))
     (card,) = cards_of(client.call(PATIENT_VIEW_ID, ehr.body(patient)))
