@@ -300,10 +300,11 @@ def unavailable_card(assessment: Assessment, ctx: CardContext) -> Card | None:
     if images.grader_unavailable:
         return cds.card(
             card_key(assessment, "no-grader"),
-            "AI grading of fundus photos is unavailable (no grading model loaded)",
+            "AI grading of fundus photos is unavailable right now",
             "info",
             card_source(ctx, "dr-images-unavailable", None),
-            detail="Ask the DeepDR-FHIR administrator to check the grader bundle.",
+            detail="The grading model could not be loaded or run; ask the DeepDR-FHIR "
+            "administrator to check the grader bundle.",
         )
     # Failed, or finished without grading these photographs (another model, a record that
     # changed): either way no result is coming for them.

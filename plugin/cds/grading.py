@@ -175,9 +175,15 @@ class CdsGrading:
                 misses.append(img)
         stats["cache_hits"] = len(results)
         pending: Pending | None = None
+        grader_failed = False
         if misses and call.grade:
             if self._fits(misses, call.deadline):
-                graded, problems = self._grade_now(grader, misses, call)
+                try:
+                    graded, problems = self._grade_now(grader, misses, call)
+                except GraderUnavailable as exc:  # the model failed as a whole
+                    log.warning("CDS grading failed: %s", exc.message)
+                    graded, problems = {}, []
+                    grader_failed = True
                 results.update(graded)
                 failures += problems
                 stats["graded"] = len(graded) + len(problems)
@@ -194,6 +200,7 @@ class CdsGrading:
             pending=pending,
             waiting=len(misses),
             acquired=max(dates) if dates else None,
+            grader_unavailable=grader_failed,
             stats=stats,
         )
 

@@ -234,3 +234,15 @@ def test_without_fhir_access_only_inline_photos_are_read(setup: Setup, kit: Any)
         (f"Media/{behind_binary['id']}", "no-access")
     ]
     assert setup.binary_reads() == 0
+
+
+def test_a_model_that_fails_as_a_whole_is_reported_not_raised(kit: Any, store: Store) -> None:
+    class Broken:
+        model = kit.TinyGrader().model
+
+        def grade(self, images: Any) -> Any:
+            raise GraderUnavailable("onnxruntime session failed")
+
+    setup = Setup(kit, store, grader=Broken())  # type: ignore[arg-type]
+    found = setup.grading.assess(setup.units(setup.binary_media("right", 160)), setup.call())
+    assert found.grader_unavailable and found.grading is None and found.waiting == 1
