@@ -36,6 +36,7 @@ from plugin.local_servers.cds_client import LocalCdsClient
 from plugin.services import Services, build_services
 from plugin.store import Store, open_store
 from plugin.web.blueprints import BLUEPRINT_FACTORIES
+from plugin.workflow.grader import load_grader
 from plugin.workflow.jobs import SCREENING_JOB, ScreeningJob, screening_handler
 from plugin.workflow.service import ScreeningService
 
@@ -247,6 +248,7 @@ def running_app(
     budget_ms: int,
     smart: bool = False,
     extra: dict[str, Any] | None = None,
+    inject_grader: bool = True,
 ) -> Iterator[RunningApp]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -265,14 +267,20 @@ def running_app(
         config["server"] = {"public_base_url": base}
         config["smart"] = {"client_id": "deepdr-cds-test", "session_keys": [key]}
     services = build_services(settings_from_mapping(config))
-    grader = TinyGrader()
-    services.extensions[GRADER_EXTENSION] = grader
+    grader: Any = TinyGrader() if inject_grader else None
+    if grader is not None:
+        services.extensions[GRADER_EXTENSION] = grader
     system_fhir = services.system_fhir
     assert system_fhir is not None
 
-    def make_service(job: ScreeningJob) -> ScreeningService:
-        return ScreeningService(system_fhir, store=services.store, grader=grader)
+    job_grader = grader or load_grader(services.settings.grader.bundle)
 
+    def make_service(job: ScreeningJob) -> ScreeningService:
+        return ScreeningService(system_fhir, store=services.store, grader=job_grader)
+
+    # The job must grade with the same model as the hooks (the cache is keyed by it): ours
+    # replaces any handler the services registered from the configuration.
+    services.handlers._handlers.pop(SCREENING_JOB, None)  # noqa: SLF001 (test wiring)
     services.handlers.register(SCREENING_JOB, screening_handler(make_service))
     app = create_app(
         services=services,

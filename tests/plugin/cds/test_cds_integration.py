@@ -437,3 +437,43 @@ def test_feedback_is_stored_once_however_often_it_is_sent(
     assert all(r.issuer == client.issuer for r in rows)
     bad = client.feedback(PATIENT_VIEW_ID, {"feedback": [{**accepted, "outcome": "maybe"}]})
     assert bad.status_code == 400
+
+
+# --- a real grader bundle ---------------------------------------------------------------------
+
+
+def test_the_configured_grader_bundle_grades_in_the_hook(
+    tmp_path: Path, fhir_base_url: str, kit: Any, fhir: HttpFhirGateway, tiny_grader_bundle: Path
+) -> None:
+    """No grader injected: the app loads `grader.bundle` (the grader's own predictor, via
+    the workflow's adapter) and grades real fundus photographs with it."""
+    from plugin.local_servers.dicom_testdata import fundus_images_dir
+
+    folder = fundus_images_dir()
+    if not (folder / "Patient003_R.jpg").is_file():
+        pytest.skip(f"shared fundus images not found at {folder}")
+    bundle = {"grader": {"bundle": str(tiny_grader_bundle)}}
+    with (
+        LocalCdsClient() as client,
+        kit.running_app(
+            tmp_path, fhir_base_url, client, budget_ms=20_000, extra=bundle, inject_grader=False
+        ) as running,
+    ):
+        client.cds_base_url = running.base
+        ehr = Ehr(fhir, client, kit)
+        patient = ehr.patient()
+        for eye, name in (("right", "Patient003_R.jpg"), ("left", "Patient003_L.jpg")):
+            data = (folder / name).read_bytes()
+            media = kit.media(patient, eye, data)
+            media["content"]["contentType"] = "image/jpeg"
+            fhir.create(media)
+
+        first = cards_of(client.call(PATIENT_VIEW_ID, ehr.body(patient)))
+        second = cards_of(client.call(PATIENT_VIEW_ID, ehr.body(patient)))
+
+        assert first == second and first
+        result = first[0]
+        assert result["source"]["topic"]["code"] == "dr-result"
+        meta = json.loads((tiny_grader_bundle / "metadata.json").read_text())
+        assert meta["name"] in result["source"]["label"]
+        assert "Right eye" in result["detail"] and "Left eye" in result["detail"]
