@@ -56,10 +56,12 @@ def geometric(s: Sample, cfg: AugmentConfig, rng: np.random.Generator) -> Sample
 
 
 def _illumination(
-    side: int, rng: np.random.Generator, low: float, high: float
+    shape: tuple[int, ...], rng: np.random.Generator, low: float, high: float
 ) -> NDArray[np.float32]:
+    """A smooth random gain field over an image of `shape` (from a 3x3 grid)."""
     grid = rng.uniform(low, high, size=(3, 3)).astype(np.float32)
-    return np.asarray(cv2.resize(grid, (side, side), interpolation=cv2.INTER_CUBIC), np.float32)
+    h, w = shape[:2]
+    return np.asarray(cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC), np.float32)
 
 
 def photometric(image: U8, cfg: AugmentConfig, rng: np.random.Generator) -> U8:
@@ -70,7 +72,7 @@ def photometric(image: U8, cfg: AugmentConfig, rng: np.random.Generator) -> U8:
     lut = np.stack([np.clip(255.0 * gain[c] * levels ** gamma[c], 0, 255) for c in range(3)], 1)
     x = cv2.LUT(image, lut.astype(np.uint8)[None]).astype(np.float32)
     if rng.random() < cfg.illumination_p:
-        x *= _illumination(side, rng, 0.6, 1.3)[..., None]
+        x *= _illumination(image.shape, rng, 0.6, 1.3)[..., None]
         x = np.clip(x, 0, 255)
     if rng.random() < cfg.blur_p:
         x = np.asarray(cv2.GaussianBlur(x, (0, 0), float(rng.uniform(*cfg.blur_sigma))), np.float32)
@@ -104,7 +106,8 @@ DEGRADATIONS: tuple[str, ...] = ("defocus", "dark", "overexposed", "haze", "shad
 
 def degrade(image: U8, valid: U8, kind: str, rng: np.random.Generator) -> U8:
     """Severe, ungradable versions of a fundus crop (what a grader would send back)."""
-    side = image.shape[0]
+    h, w = image.shape[:2]
+    side = min(h, w)  # the field's diameter in a square crop
     x = image.astype(np.float32)
     if kind == "defocus":
         x = np.asarray(
@@ -120,13 +123,13 @@ def degrade(image: U8, valid: U8, kind: str, rng: np.random.Generator) -> U8:
         blur = float(rng.uniform(0.01, 0.02) * side)
         x = cv2.GaussianBlur(x, (0, 0), blur) * (1 - veil) + veil * rng.uniform(150, 230)
     elif kind == "shadow":  # eyelid / eyelash / small pupil: most of the field dark
-        cover = _illumination(side, rng, -2.5, 1.2)
+        cover = _illumination(image.shape, rng, -2.5, 1.2)
         x = x * np.clip(cover, 0.02, 1.0)[..., None]
     elif kind == "lowres":
         small = int(rng.integers(14, 28))
         x = cv2.resize(  # type: ignore[assignment]
             cv2.resize(x, (small, small), interpolation=cv2.INTER_AREA),
-            (side, side),
+            (w, h),
             interpolation=cv2.INTER_LINEAR,
         )
     else:

@@ -95,20 +95,24 @@ def _gate_from_training(records: list[Record], side: int) -> QualityGate:
     return gate
 
 
-def build(run: Path, out_root: Path, name: str, version: str, flip_tta: bool) -> Path:
+def build(
+    run: Path, out_root: Path, name: str, version: str, flip_tta: bool, limit: int | None = None
+) -> Path:
+    """`limit` (smoke runs only) keeps that many images per split."""
     import torch
 
     torch.set_num_threads(2)
     net, cfg = export.load_trained(run / "final.pt")
     side = cfg.input_size
-    records = load_records(default_data_dir())
+    records = _limited(load_records(default_data_dir()), limit)
     valid = {
         "srahim-valid": [r for r in records if r.source == SRAHIM and r.split == "valid"],
         "eyepacs-valid": [r for r in records if r.source == EYEPACS and r.split == "valid"],
     }
     train = [r for r in records if r.split == "train"]
     rng = np.random.default_rng(cfg.seed)
-    calib_recs = [train[i] for i in sorted(rng.choice(len(train), 200, replace=False))]
+    picks = rng.choice(len(train), min(200, len(train)), replace=False)
+    calib_recs = [train[i] for i in sorted(picks)]
     work = Path(tempfile.mkdtemp(prefix="bundle-"))
     fp32 = export.export_onnx(net, work / "fp32.onnx", flip_tta=flip_tta)
     calib, _ = _tensors(calib_recs, side)
@@ -196,7 +200,7 @@ def build(run: Path, out_root: Path, name: str, version: str, flip_tta: bool) ->
     )
     (folder / "metadata.json").write_text(meta.model_dump_json(indent=2))
     predictor = Predictor(folder, threads=2)
-    metrics = _evaluate_all(predictor)
+    metrics = _evaluate_all(predictor, work, limit)
     metrics["quality_gate"] = {
         "calibration": quality_calibration,
         "held_out": quality_eval.held_out_report(predictor, records),
@@ -217,7 +221,20 @@ def build(run: Path, out_root: Path, name: str, version: str, flip_tta: bool) ->
     return folder
 
 
-def _evaluate_all(predictor: Predictor) -> dict[str, Any]:
+def _limited(records: list[Record], limit: int | None) -> list[Record]:
+    if not limit:
+        return records
+    kept: dict[tuple[str, str], int] = {}
+    out = []
+    for r in records:
+        k = (r.source, r.split)
+        if kept.get(k, 0) < limit:
+            kept[k] = kept.get(k, 0) + 1
+            out.append(r)
+    return out
+
+
+def _evaluate_all(predictor: Predictor, work: Path, limit: int | None) -> dict[str, Any]:
     root = default_data_dir() / "fundus"
     sets = {
         "srahim-test": (root / SRAHIM / "labels.csv", root / SRAHIM / "images", "test"),
@@ -226,6 +243,11 @@ def _evaluate_all(predictor: Predictor) -> dict[str, Any]:
     }
     out = {}
     for key, (labels, images, split) in sets.items():
+        if limit:  # smoke runs: the first `limit` rows of the split
+            rows = labels.read_text().splitlines()
+            head = [rows[0]] + [r for r in rows[1:] if f",{split}," in r][:limit]
+            labels = work / f"{key}.csv"
+            labels.write_text("\n".join(head) + "\n")
         out[key] = evaluate(predictor, labels, images, split=split).as_dict()
         print(key, json.dumps(out[key]["referable"]), flush=True)
     return out
@@ -281,11 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--version", default="1.0.0")
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "models" / "grader" / "bundles")
     ap.add_argument("--flip-tta", action="store_true")
+    ap.add_argument("--limit", type=int, help="smoke runs only: images per split")
     args = ap.parse_args(argv)
     if not (args.run / "final.pt").is_file():
         print(f"error: {args.run}/final.pt not found (train first)", file=sys.stderr)
         return 2
-    folder = build(args.run, args.out, args.name, args.version, args.flip_tta)
+    folder = build(args.run, args.out, args.name, args.version, args.flip_tta, args.limit)
     print(f"bundle written to {folder} ({bundle_size(folder) / 1e6:.1f} MB)")
     return 0
 
