@@ -2,8 +2,14 @@
 behind it.
 
     grader = load_grader(bundle_dir)          # GraderUnavailable when it cannot be loaded
+    grader = load_configured_grader(settings.grader)   # local, or remote (grader.remote)
     grader.model                              # ModelInfo(name, version): the cache key
     grader.grade(images)                      # one ImageGrading per image, same order
+
+With `remote` (config `grader.remote.kind = "kserve-v2"`) the network runs on a KServe v2 /
+Triton inference server (plugin.inference); the bundle folder still supplies
+metadata.json (preprocessing, outputs, thresholds, name and version) and must match the
+remote model.
 
 Any object with `model` and `grade` fits (a remote KServe client, a test fake). A grader
 reports an image it cannot read as an ImageGrading with `error` set, or raises BadImage
@@ -20,6 +26,7 @@ from typing import Any, Protocol
 
 from models.grader.errors import GraderError, ModelUnavailable
 from models.grader.result import ImageGrading, ModelInfo
+from plugin.config import GraderSettings, KServeV2Grader, RemoteGrader
 from plugin.imaging.results import RetrievedImage
 from plugin.workflow.errors import GraderUnavailable
 
@@ -53,8 +60,11 @@ def load_grader(
     *,
     threads: int | None = None,
     providers: Sequence[str] = (),
+    remote: RemoteGrader | None = None,
+    batch_size: int | None = None,
 ) -> Grader:
-    """The predictor of `bundle` (default: the shipped one) behind the Grader protocol."""
+    """The predictor of `bundle` (default: the shipped one) behind the Grader protocol;
+    with a KServe v2 `remote`, its network runs on that inference server."""
     folder = bundle or shipped_bundle()
     if folder is None:
         raise GraderUnavailable(
@@ -62,6 +72,8 @@ def load_grader(
         )
     if not (folder / "metadata.json").is_file():
         raise GraderUnavailable(f"{folder}: not a grader bundle (no metadata.json)")
+    if isinstance(remote, KServeV2Grader):
+        return _remote_grader(folder, remote, batch_size)
     try:
         predict: Any = importlib.import_module(PREDICTOR_MODULE)
     except ModuleNotFoundError:
@@ -69,14 +81,40 @@ def load_grader(
             "this build has no grader predictor (models/grader/predict.py)"
         ) from None
     try:
-        predictor = _open_predictor(predict, folder, threads, providers)
+        predictor = _open_predictor(predict, folder, threads, providers, batch_size)
     except GraderError as exc:
         raise GraderUnavailable(f"grader bundle cannot be used: {exc}") from None
     return PredictorGrader(predictor)
 
 
+def load_configured_grader(settings: GraderSettings) -> Grader:
+    """The grader the `[grader]` settings describe: bundle, threads, providers, batch size
+    and, when set, the remote inference server."""
+    return load_grader(
+        settings.bundle,
+        threads=settings.intra_op_threads,
+        providers=settings.providers,
+        remote=settings.remote,
+        batch_size=settings.batch_size,
+    )
+
+
+def _remote_grader(folder: Path, remote: KServeV2Grader, batch_size: int | None) -> Grader:
+    from plugin.inference.grader import open_remote_predictor
+
+    try:
+        predictor = open_remote_predictor(folder, remote, batch_size=batch_size or 8)
+    except GraderError as exc:
+        raise GraderUnavailable(f"remote grader cannot be used: {exc}") from None
+    return PredictorGrader(predictor)
+
+
 def _open_predictor(
-    predict: Any, folder: Path, threads: int | None, providers: Sequence[str]
+    predict: Any,
+    folder: Path,
+    threads: int | None,
+    providers: Sequence[str],
+    batch_size: int | None = None,
 ) -> Any:
     opener = getattr(predict, "load_predictor", None) or getattr(predict, "Predictor", None)
     if opener is None:
@@ -86,6 +124,8 @@ def _open_predictor(
         kwargs["threads"] = threads
     if providers:
         kwargs["providers"] = tuple(providers)
+    if batch_size is not None:
+        kwargs["batch_size"] = batch_size
     return opener(folder, **kwargs)
 
 
