@@ -66,6 +66,28 @@ class SmokingStatus(StrEnum):
     UNKNOWN = "unknown"
 
 
+class Population(StrEnum):
+    """Which BMI cut-offs apply: ADA general (overweight >= 25), ADA Asian American (>= 23),
+    or the Chinese criteria of the CDS guideline (overweight >= 24, obesity >= 28)."""
+
+    GENERAL = "general"
+    ASIAN_AMERICAN = "asian_american"
+    CHINESE = "chinese"
+
+
+class AlcoholUse(StrEnum):
+    NONE = "none"
+    MODERATE = "moderate"  # within the ADA limit (1 drink a day for women, 2 for men)
+    HEAVY = "heavy"  # above it, a positive AUDIT-C screen, or an alcohol use disorder
+    UNKNOWN = "unknown"
+
+
+class FrailtySeverity(StrEnum):
+    MILD = "mild"
+    MODERATE = "moderate"
+    SEVERE = "severe"
+
+
 class MedicationClass(StrEnum):
     METFORMIN = "metformin"
     INSULIN = "insulin"
@@ -166,6 +188,52 @@ class ImageRef(Provenanced):
     endpoint: str | None = None
 
 
+class FrailtyFact(Provenanced):
+    """Frailty as the record states it: a diagnosis (SNOMED 248279007 frailty, eFI mild /
+    moderate / severe frailty codes, ICD-10 R54) or a Clinical Frailty Scale score."""
+
+    present: bool = True
+    severity: FrailtySeverity | None = None
+    score: float | None = None  # Clinical Frailty Scale 1-9, when read from a CFS observation
+    code: str | None = None
+    display: str | None = None
+
+
+class HypoglycaemiaFact(Provenanced):
+    """A hypoglycaemia diagnosis or event in the record (ICD-10 E16.0-E16.2, E08-E13 .64x,
+    SNOMED hypoglycaemia codes). `coma` True when the code says hypoglycaemic coma."""
+
+    code: str | None = None
+    display: str | None = None
+    coma: bool = False
+    count: int = 1  # how many such records were found
+
+
+class AlcoholFact(Provenanced):
+    use: AlcoholUse
+    drinks_per_day: float | None = None  # LOINC 74013-4
+    audit_c: float | None = None  # LOINC 75626-2 (0-12)
+    code: str | None = None  # the observation or condition code it was read from
+
+
+class PopulationFact(Provenanced):
+    """The population whose BMI cut-offs apply, and what in the record said so."""
+
+    population: Population
+    basis: str  # e.g. "US Core race 2028-9 (Asian)", "address country CN"
+
+
+class EyeExamFact(Provenanced):
+    """The latest retinal examination on record (the mapper keeps dated ones only): a
+    Procedure, a DR severity Observation (71490-7 / 71491-5), a retinal screening report or
+    a fundus image."""
+
+    # Procedure | Observation | DiagnosticReport | ImagingStudy | Media | DocumentReference
+    kind: str
+    code: str | None = None
+    retinopathy: bool | None = None  # the exam's finding, when the record states it
+
+
 class ClinicalFacts(_Frozen):
     patient_ref: str
     as_of: date
@@ -181,10 +249,21 @@ class ClinicalFacts(_Frozen):
     prior_dme: ConditionFact | None = None
     pregnancy: ConditionFact | None = None
     smoking: SmokingFact | None = None
+    # What the advice also needs (optional; the advice context can override each one).
+    frailty: FrailtyFact | None = None
+    hypoglycaemia: HypoglycaemiaFact | None = None
+    limited_life_expectancy: ConditionFact | None = None  # palliative / hospice / terminal
+    alcohol: AlcoholFact | None = None
+    population: PopulationFact | None = None
+    last_eye_exam: EyeExamFact | None = None
     # Latest value of each measurement, keyed by the names in CANONICAL_UNITS.
     measurements: dict[str, Measurement] = Field(default_factory=dict)
     medications: tuple[MedicationFact, ...] = ()
     images: tuple[ImageRef, ...] = ()
+    # Measurements whose results of the latest day disagree beyond assay noise (e.g. an HbA1c
+    # in % and one in mmol/mol that do not match): the value used is in `measurements`, the
+    # details are in `warnings`.
+    conflicting: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
     def value(self, name: str) -> float | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.advice.types import Engine, Lang
+from models.advice.types import Engine, Lang, Population
 
 
 class Backend(StrEnum):
@@ -39,4 +39,8 @@ class AdviceSettings(BaseModel):
 
     engine: Engine = Engine.RULES
     lang: Lang = Lang.EN
+    # BMI cut-offs for patients whose record says nothing about it (e.g. "chinese" for a
+    # hospital in China); the record (US Core race, address, language) and the advice
+    # context take precedence. None: ADA general cut-offs.
+    population: Population | None = None
     llm: LlmSettings = LlmSettings()

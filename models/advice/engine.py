@@ -14,6 +14,7 @@ from models.advice.types import (
     Engine,
     FactUsed,
     Lang,
+    Population,
     Section,
     Urgency,
 )
@@ -59,10 +60,12 @@ def build_draft(
     context: AdviceContext | None = None,
     lang: Lang = Lang.EN,
     kb: KnowledgeBase | None = None,
+    default_population: Population | None = None,
 ) -> AdviceDraft:
-    """The rules' own draft (engine = rules)."""
+    """The rules' own draft (engine = rules). `default_population`: the deployment's BMI
+    population when neither the context nor the record says (AdviceSettings.population)."""
     kb = kb or load_knowledge_base()
-    variables = build_variables(facts, grading, context or AdviceContext())
+    variables = build_variables(facts, grading, context or AdviceContext(), default_population)
     shown = display_values(variables)
     items: list[AdviceItem] = []
     for rule, used in fire_rules(kb, variables):

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from models.advice.conditions import Condition, ConditionError, parse_condition
 from models.advice.types import Citation, Lang, Section, Urgency
@@ -45,9 +52,18 @@ class CiteSpec(_Strict):
     section: str
     recommendation: str | None = None
     statement: str
-    # True when the statement was checked against retrieved guideline text; False when it
+    # True when the statement was read in the cited edition's retrieved text; False when it
     # rests on the editors' reading and should be re-checked at the next review.
     verified: bool = False
+    # What was read and where, for the reviewer: "Table 13.1 in the 2024 edition (PMC...)",
+    # or a secondary source that quotes the statement. Required when `verified` is true.
+    checked: str | None = None
+
+    @model_validator(mode="after")
+    def _verified_says_where(self) -> CiteSpec:
+        if self.verified and not self.checked:
+            raise ValueError("a verified citation must say what was read (`checked`)")
+        return self
 
 
 class BilingualText(_Strict):
@@ -203,6 +219,7 @@ def _compile(spec: RuleSpec, header: KbHeader, seen: set[str], fname: str) -> Ru
                 section=c.section,
                 recommendation=c.recommendation,
                 statement=c.statement,
+                verified=c.verified,
             )
         )
     return Rule(

@@ -156,8 +156,16 @@ def _pairs(facts: ClinicalFacts, context: AdviceContext | None, lang: Lang) -> l
             out.append(_Pair(en_label if en else zh_label, yes_no))
     if facts.smoking is not None:
         out.append(_Pair("Smoking" if en else "吸烟", facts.smoking.status.value))
-    if context is not None and context.alcohol.value != "unknown":
-        out.append(_Pair("Alcohol" if en else "饮酒", context.alcohol.value))
+    alcohol = (context.alcohol if context is not None else None) or (
+        facts.alcohol.use if facts.alcohol is not None else None
+    )
+    if alcohol is not None and alcohol.value != "unknown":
+        out.append(_Pair("Alcohol" if en else "饮酒", alcohol.value))
+    frail = (context.frail if context is not None else None) or (
+        facts.frailty is not None and facts.frailty.present
+    )
+    if frail:
+        out.append(_Pair("Frailty" if en else "衰弱", "yes" if en else "是"))
     for name in CANONICAL_UNITS:
         m = facts.measurements.get(name)
         if m is None or name not in _FACT_LABELS:

@@ -7,7 +7,14 @@ from models.advice.engine import build_draft
 from models.advice.kb import KnowledgeBase
 from models.advice.llm.base import LlmError, TextGenerator
 from models.advice.prompt import rewrite_messages
-from models.advice.types import AdviceContext, AdviceDraft, Engine, ItemOrigin, Lang
+from models.advice.types import (
+    AdviceContext,
+    AdviceDraft,
+    Engine,
+    ItemOrigin,
+    Lang,
+    Population,
+)
 from models.advice.verifier import verify_rewrite
 from models.clinical_facts import ClinicalFacts
 from models.grader.result import PatientGrading
@@ -23,11 +30,14 @@ def advise(
     generator: TextGenerator | None = None,
     max_new_tokens: int = 768,
     kb: KnowledgeBase | None = None,
+    default_population: Population | None = None,
 ) -> AdviceDraft:
     """engine=rules: the rules' draft. engine=llm: the model rewrites each item; anything
     the verifier rejects (or a backend failure) falls back to the rules' text, recorded in
     `verifier_notes`, so the caller always gets a complete, guideline-backed draft."""
-    draft = build_draft(facts, grading, context, lang=lang, kb=kb)
+    draft = build_draft(
+        facts, grading, context, lang=lang, kb=kb, default_population=default_population
+    )
     if engine == Engine.RULES or not draft.items:
         return draft
     if generator is None:

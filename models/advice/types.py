@@ -1,4 +1,4 @@
-"""Typed advice output (AdviceDraft) and the extra inputs ClinicalFacts does not carry.
+"""Typed advice output (AdviceDraft) and the caller's overrides of what ClinicalFacts says.
 
 The draft follows DeepDR-LLM's sections (medication, diet, exercise, blood pressure, lipids,
 glucose, kidney, eye, lifestyle) plus "measure this" (missing data that should exist). Every
@@ -13,6 +13,10 @@ from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# Population and AlcoholUse live with ClinicalFacts (the record carries them too); imported
+# here so `models.advice.types` keeps offering them.
+from models.clinical_facts import AlcoholUse, Population
 
 
 class _Frozen(BaseModel):
@@ -67,31 +71,19 @@ class Urgency(StrEnum):
 URGENCY_ORDER: dict[Urgency, int] = {Urgency.URGENT: 0, Urgency.SOON: 1, Urgency.ROUTINE: 2}
 
 
-class Population(StrEnum):
-    """Which BMI cut-offs apply: ADA general (>= 25), ADA Asian American (>= 23), or the
-    Chinese criteria of the CDS guideline (overweight >= 24, obesity >= 28)."""
-
-    GENERAL = "general"
-    ASIAN_AMERICAN = "asian_american"
-    CHINESE = "chinese"
-
-
-class AlcoholUse(StrEnum):
-    NONE = "none"
-    MODERATE = "moderate"
-    HEAVY = "heavy"
-    UNKNOWN = "unknown"
-
-
 class AdviceContext(_Frozen):
-    """What the advice needs but ClinicalFacts does not (yet) hold. All optional: a rule
-    whose condition needs a missing value does not fire on it."""
+    """Overrides for what the advice reads from ClinicalFacts (frailty, hypoglycaemia, life
+    expectancy, population, alcohol, last eye exam). A field left None is taken from the
+    facts; a rule whose condition needs a value that neither gives does not fire on it.
+    `last_eye_exam` is combined with the record's: the later date counts (an examination
+    that took place cannot be un-done by an override)."""
 
     frail: bool | None = None
+    severe_frailty: bool | None = None  # ADA Table 13.1 "very complex/poor health"
     severe_hypoglycaemia_history: bool | None = None
     limited_life_expectancy: bool | None = None
-    population: Population = Population.GENERAL
-    alcohol: AlcoholUse = AlcoholUse.UNKNOWN
+    population: Population | None = None
+    alcohol: AlcoholUse | None = None
     last_eye_exam: date | None = None
 
 
@@ -101,6 +93,7 @@ class Citation(_Frozen):
     section: str  # e.g. "§12 Retinopathy, Neuropathy, and Foot Care"
     recommendation: str | None = None  # e.g. "12.5"
     statement: str  # short paraphrase of what the guideline says
+    verified: bool = False  # read in the cited edition's text (see the knowledge base)
 
 
 class FactUsed(_Frozen):

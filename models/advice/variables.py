@@ -1,5 +1,10 @@
 """The variables rules may read: a flat, typed view of ClinicalFacts + grading + context.
 
+Frailty, hypoglycaemia history, limited life expectancy, population, alcohol use and the last
+eye examination come from ClinicalFacts; an AdviceContext value, when given, overrides the
+record's (its source reads "advice context"); the population falls back to the deployment's
+default (`default_population`, from AdviceSettings.population) and then to "general".
+
 Rule conditions and templates name variables from `VARIABLES` only (checked when the
 knowledge base loads), so the YAML cannot reach into Python objects. Each variable keeps
 the provenance of the fact it came from, which becomes the item's `facts_used`.
@@ -12,7 +17,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from models.advice.types import AdviceContext, FactUsed
-from models.clinical_facts import ClinicalFacts, ConditionFact, MedicationClass
+from models.clinical_facts import (
+    AlcoholUse,
+    ClinicalFacts,
+    ConditionFact,
+    MedicationClass,
+    Population,
+)
 from models.grader.result import PatientGrading
 
 Scalar = float | bool | str
@@ -77,14 +88,18 @@ _NUMERIC_OTHER: tuple[str, ...] = (
     "eyes_graded",
     "eyes_ungradable",
     "eye_exam_age_days",
+    "frailty_score",
+    "eyes_assessed",
 )
 _BOOL_OTHER: tuple[str, ...] = (
     "dme_any",
     "referable_any",
     "grading_present",
     "frail",
+    "severe_frailty",
     "severe_hypoglycaemia_history",
     "limited_life_expectancy",
+    "last_eye_exam_retinopathy",
 )
 _STR_OTHER: tuple[str, ...] = (
     "sex",
@@ -100,6 +115,7 @@ _STR_OTHER: tuple[str, ...] = (
 VARIABLES: dict[str, str] = {
     **{m: "number" for m in _MEASUREMENTS},
     **{f"{m}_age_days": "number" for m in _MEASUREMENTS},
+    **{f"{m}_conflict": "bool" for m in _MEASUREMENTS},
     **{c: "bool" for c in _CONDITIONS},
     **{f"on_{c.value}": "bool" for c in MedicationClass},
     **{n: "number" for n in _NUMERIC_OTHER},
@@ -123,7 +139,10 @@ def _condition(c: ConditionFact | None) -> Var | None:
 
 
 def build_variables(
-    facts: ClinicalFacts, grading: PatientGrading | None, context: AdviceContext
+    facts: ClinicalFacts,
+    grading: PatientGrading | None,
+    context: AdviceContext,
+    default_population: Population | None = None,
 ) -> dict[str, Var]:
     """Every variable that has a value; a missing one is simply absent."""
     out: dict[str, Var] = {}
@@ -135,6 +154,8 @@ def build_variables(
         if m.date is not None:
             age = (facts.as_of - m.date).days
             out[f"{name}_age_days"] = Var(float(age), unit="d", source=m.source, when=m.date)
+        if name in facts.conflicting:
+            out[f"{name}_conflict"] = Var(True, source=m.source, when=m.date)
     for name in _CONDITIONS:
         v = _condition(getattr(facts, name))
         if v is not None:
@@ -164,7 +185,7 @@ def build_variables(
             # Absence of a medication is a fact of the medication list, not a missing value.
             out[f"on_{cls.value}"] = Var(False, source="MedicationStatement list")
     _grading_variables(grading, out)
-    _context_variables(context, facts.as_of, out)
+    _record_variables(facts, context, default_population, out)
     return out
 
 
@@ -189,6 +210,7 @@ def _grading_variables(grading: PatientGrading | None, out: dict[str, Var]) -> N
             dme.append((img.dme.positive, ref))
         if img.referable is not None:
             referable.append(img.referable.positive)
+    out["eyes_assessed"] = Var(float(len(grading.eyes)))
     out["eyes_graded"] = Var(float(len(grading.eyes) - ungradable))
     out["eyes_ungradable"] = Var(float(ungradable))
     if grades:
@@ -201,17 +223,66 @@ def _grading_variables(grading: PatientGrading | None, out: dict[str, Var]) -> N
         out["referable_any"] = Var(any(referable))
 
 
-def _context_variables(ctx: AdviceContext, as_of: date, out: dict[str, Var]) -> None:
-    for name in ("frail", "severe_hypoglycaemia_history", "limited_life_expectancy"):
-        v = getattr(ctx, name)
-        if v is not None:
-            out[name] = Var(bool(v), source="advice context")
-    out["population"] = Var(ctx.population.value, source="advice context")
-    out["alcohol"] = Var(ctx.alcohol.value, source="advice context")
-    if ctx.last_eye_exam is not None:
+_CONTEXT = "advice context"
+
+
+def _record_variables(
+    facts: ClinicalFacts,
+    ctx: AdviceContext,
+    default_population: Population | None,
+    out: dict[str, Var],
+) -> None:
+    """Frailty, hypoglycaemia, life expectancy, population, alcohol and the last eye exam:
+    from the record, each overridden by the context when the caller gives it."""
+    fr = facts.frailty
+    if ctx.frail is not None:
+        out["frail"] = Var(ctx.frail, source=_CONTEXT)
+    elif fr is not None:
+        out["frail"] = Var(fr.present, source=fr.source, when=fr.date)
+    if ctx.severe_frailty is not None:
+        out["severe_frailty"] = Var(ctx.severe_frailty, source=_CONTEXT)
+    elif fr is not None and fr.present and fr.severity is not None:
+        out["severe_frailty"] = Var(fr.severity.value == "severe", source=fr.source, when=fr.date)
+    if "frail" not in out and "severe_frailty" in out and out["severe_frailty"].value is True:
+        out["frail"] = out["severe_frailty"]  # severe frailty is frailty
+    if fr is not None and fr.score is not None:
+        out["frailty_score"] = Var(float(fr.score), source=fr.source, when=fr.date)
+    hypo = facts.hypoglycaemia
+    if ctx.severe_hypoglycaemia_history is not None:
+        out["severe_hypoglycaemia_history"] = Var(ctx.severe_hypoglycaemia_history, source=_CONTEXT)
+    elif hypo is not None:
+        out["severe_hypoglycaemia_history"] = Var(True, source=hypo.source, when=hypo.date)
+    life = facts.limited_life_expectancy
+    if ctx.limited_life_expectancy is not None:
+        out["limited_life_expectancy"] = Var(ctx.limited_life_expectancy, source=_CONTEXT)
+    elif life is not None:
+        out["limited_life_expectancy"] = Var(life.present, source=life.source, when=life.date)
+    if ctx.population is not None:
+        out["population"] = Var(ctx.population.value, source=_CONTEXT)
+    elif facts.population is not None:
+        p = facts.population
+        out["population"] = Var(p.population.value, source=f"{p.source} ({p.basis})", when=p.date)
+    elif default_population is not None:
+        out["population"] = Var(default_population.value, source="deployment default")
+    else:
+        out["population"] = Var(Population.GENERAL.value, source="default (general)")
+    if ctx.alcohol is not None:
+        out["alcohol"] = Var(ctx.alcohol.value, source=_CONTEXT)
+    elif facts.alcohol is not None:
+        a = facts.alcohol
+        out["alcohol"] = Var(a.use.value, source=a.source, when=a.date)
+    else:
+        out["alcohol"] = Var(AlcoholUse.UNKNOWN.value, source="not recorded")
+    exam = facts.last_eye_exam
+    exam_day, exam_src = (exam.date, exam.source) if exam is not None else (None, None)
+    if ctx.last_eye_exam is not None and (exam_day is None or ctx.last_eye_exam > exam_day):
+        exam_day, exam_src = ctx.last_eye_exam, _CONTEXT
+    if exam_day is not None:
         out["eye_exam_age_days"] = Var(
-            float((as_of - ctx.last_eye_exam).days), unit="d", source="advice context"
+            float((facts.as_of - exam_day).days), unit="d", source=exam_src, when=exam_day
         )
+    if exam is not None and exam.retinopathy is not None and exam_src == exam.source:
+        out["last_eye_exam_retinopathy"] = Var(exam.retinopathy, source=exam.source, when=exam.date)
 
 
 def display_values(variables: dict[str, Var]) -> dict[str, str]:
@@ -234,8 +305,15 @@ def display_values(variables: dict[str, Var]) -> dict[str, str]:
 def _fmt(name: str, v: Scalar) -> str:
     if isinstance(v, bool) or isinstance(v, str):
         return _display(v)
-    if name in ("sbp", "dbp", "age", "heart_rate", "uacr", "egfr", "dr_grade_max") or name.endswith(
-        "_age_days"
-    ):
+    if name in (
+        "sbp",
+        "dbp",
+        "age",
+        "heart_rate",
+        "uacr",
+        "egfr",
+        "dr_grade_max",
+        "frailty_score",
+    ) or name.endswith("_age_days"):
         return f"{round(v):d}"
     return f"{v:.1f}" if abs(v) < 100 else f"{round(v):d}"

@@ -53,6 +53,7 @@ def make_facts(
     meds: tuple[str, ...] = (),
     smoking: str | None = "never",
     age_days: int = 30,
+    conflicting: tuple[str, ...] = (),
     **kw: Any,
 ) -> ClinicalFacts:
     """Measurements by canonical name (hba1c=7.2, ...), conditions by name (ckd=True)."""
@@ -95,6 +96,7 @@ def make_facts(
             MedicationFact(source=f"MedicationStatement/{m}", name=m, drug_class=MedicationClass(m))
             for m in meds
         ),
+        conflicting=conflicting,
         **conditions,
     )
 

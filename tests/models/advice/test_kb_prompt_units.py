@@ -39,11 +39,21 @@ def _kb_copy(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("when: {on_insulin: true}", "when: {on_insulinn: true}", "unknown variable"),
-        ("when: {on_insulin: true}", "when: {on_insulin: {lt: 3}}", "needs a numeric variable"),
-        ("when: {on_insulin: true}", "when: {fired: MEAS-HBA1C}", "no earlier rule"),
-        ("when: {on_insulin: true}", "when: {__import__: true}", "unknown variable"),
-        ("On insulin: prescribe glucagon", "On {insulin_dose}: prescribe glucagon", "placeholder"),
+        ("when: {pregnancy: true}", "when: {pregnancyy: true}", "unknown variable"),
+        ("when: {pregnancy: true}", "when: {pregnancy: {lt: 3}}", "needs a numeric variable"),
+        ("when: {pregnancy: true}", "when: {fired: MEAS-HBA1C}", "no earlier rule"),
+        ("when: {pregnancy: true}", "when: {__import__: true}", "unknown variable"),
+        ("prescribe glucagon for", "prescribe {glucagon_dose} for", "placeholder"),
+        (
+            '        checked: "Read in Table 13.1',
+            '        verified: true\n        not_a_field: "Read in Table 13.1',
+            "not_a_field",
+        ),
+        (
+            '    statement: "Glucagon',
+            '    verified: true\n        statement: "Glucagon',
+            "checked",
+        ),
     ],
 )
 def test_malformed_knowledge_base_is_refused(

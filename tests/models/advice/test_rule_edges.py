@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from models.advice.types import AlcoholUse, Population
 from models.clinical_facts import ClinicalFacts
 from models.grader.result import PatientGrading
 
+VERY_COMPLEX = {"severe_frailty": True}
 # (rule id, facts keywords, context keywords, grading eyes, expected to fire)
 CASES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[Any, ...], bool]] = [
     # HbA1c goals by age / frailty / pregnancy
@@ -42,6 +44,37 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[Any, ...], bool]] =
     ("GLY-HYPO-REVIEW", {"meds": ("sulfonylurea",)}, {}, (), True),
     ("GLY-HYPO-REVIEW", {"meds": ("metformin",)}, {}, (), False),
     ("GLY-GLUCAGON", {"meds": ("insulin",)}, {}, (), True),
+    ("GLY-GOAL-VERY-COMPLEX", {"age": 80}, {"severe_frailty": True}, (), True),
+    ("GLY-GOAL-VERY-COMPLEX", {"age": 64}, {"severe_frailty": True}, (), False),
+    ("GLY-GOAL-RELAXED", {"age": 64}, {"severe_frailty": True}, (), True),
+    ("GLY-GOAL-RELAXED", {"age": 80}, {"severe_frailty": True}, (), False),
+    ("GLY-ABOVE-GOAL", {"age": 80, "hba1c": 9.5}, {"severe_frailty": True}, (), False),
+    ("GLY-GOAL-RELAXED", {"age": 50}, {"limited_life_expectancy": True}, (), True),
+    ("GLY-ABOVE-GOAL", {"age": 50, "hba1c": 9.0, "conflicting": ("hba1c",)}, {}, (), False),
+    ("DATA-HBA1C-CONFLICT", {"hba1c": 9.0, "conflicting": ("hba1c",)}, {}, (), True),
+    ("DATA-HBA1C-CONFLICT", {"hba1c": 9.0, "conflicting": ("ldl",)}, {}, (), False),
+    (
+        "GLY-HYPO-REEVALUATE",
+        {"meds": ("insulin",)},
+        {"severe_hypoglycaemia_history": True},
+        (),
+        True,
+    ),
+    (
+        "GLY-HYPO-REEVALUATE",
+        {"meds": ("metformin",)},
+        {"severe_hypoglycaemia_history": True},
+        (),
+        False,
+    ),
+    (
+        "GLY-GLUCAGON",
+        {"meds": ("sulfonylurea",)},
+        {"severe_hypoglycaemia_history": True},
+        (),
+        True,
+    ),
+    ("GLY-GLUCAGON", {"meds": ("sulfonylurea",)}, {}, (), False),
     # metformin and eGFR
     ("MED-METFORMIN-START", {"egfr": 45}, {}, (), True),
     ("MED-METFORMIN-START", {"egfr": 44.9}, {}, (), False),
@@ -71,6 +104,15 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[Any, ...], bool]] =
     ("MED-CARDIORENAL-ASCVD", {"ascvd": True, "meds": ("glp1ra",)}, {}, (), False),
     ("MED-WEIGHT-GLP1", {"bmi": 30}, {}, (), True),
     ("MED-WEIGHT-GLP1", {"bmi": 29.9}, {}, (), False),
+    ("MED-WEIGHT-GLP1", {"bmi": 28}, {"population": Population.CHINESE}, (), True),
+    ("MED-WEIGHT-GLP1", {"bmi": 27.9}, {"population": Population.CHINESE}, (), False),
+    ("MED-WEIGHT-GLP1", {"bmi": 27.5}, {"population": Population.ASIAN_AMERICAN}, (), True),
+    ("MED-WEIGHT-GLP1", {"bmi": 27.4}, {"population": Population.ASIAN_AMERICAN}, (), False),
+    ("MED-WEIGHT-GLP1", {"bmi": 35, "dm": "type1", "meds": ("insulin",)}, {}, (), False),
+    ("MED-GLP1-ADVANCED-CKD", {"egfr": 29.9}, {}, (), True),
+    ("MED-GLP1-ADVANCED-CKD", {"egfr": 30}, {}, (), False),
+    ("MED-GLP1-ADVANCED-CKD", {"egfr": 20, "meds": ("glp1ra",)}, {}, (), False),
+    ("MED-GLP1-ADVANCED-CKD", {"egfr": 20, "age": 30, "pregnancy": True}, {}, (), False),
     ("MED-TZD-HF", {"heart_failure": True, "meds": ("tzd",)}, {}, (), True),
     ("MED-TZD-HF", {"meds": ("tzd",)}, {}, (), False),
     ("MED-DPP4I-WITH-GLP1RA", {"meds": ("dpp4i", "glp1ra")}, {}, (), True),
@@ -85,6 +127,8 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[Any, ...], bool]] =
     ("MED-ANTIPLATELET-ASCVD", {"ascvd": True, "meds": ("anticoagulant",)}, {}, (), False),
     ("MED-ACEI-ARB-DUAL", {"meds": ("acei", "arb")}, {}, (), True),
     ("MED-ACEI-ARB-DUAL", {"meds": ("acei", "ccb")}, {}, (), False),
+    ("MED-ACEI-ARB-DUAL", {"age": 30, "pregnancy": True, "meds": ("acei", "arb")}, {}, (), False),
+    ("MED-RAAS-MONITOR", {"age": 30, "pregnancy": True, "meds": ("acei",)}, {}, (), False),
     ("MED-RAAS-MONITOR", {"meds": ("loop_diuretic",)}, {}, (), True),
     ("MED-RAAS-MONITOR", {"meds": ("beta_blocker",)}, {}, (), False),
     ("MED-FINERENONE", {"uacr": 30, "egfr": 25, "meds": ("arb",)}, {}, (), True),
@@ -97,9 +141,12 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[Any, ...], bool]] =
     ("BP-TWO-DRUGS", {"sbp": 149, "dbp": 89}, {}, (), False),
     ("BP-TWO-DRUGS", {"sbp": 150, "dbp": 70}, {}, (), True),
     ("BP-TWO-DRUGS", {"sbp": 140, "dbp": 90}, {}, (), True),
-    ("BP-ABOVE-GOAL-FRAIL", {"age": 80, "sbp": 139, "dbp": 85}, {"frail": True}, (), False),
-    ("BP-ABOVE-GOAL-FRAIL", {"age": 80, "sbp": 140, "dbp": 85}, {"frail": True}, (), True),
-    ("BP-ABOVE-GOAL", {"age": 80, "sbp": 135, "dbp": 85}, {"frail": True}, (), False),
+    ("BP-ABOVE-GOAL-FRAIL", {"age": 80, "sbp": 139, "dbp": 85}, VERY_COMPLEX, (), False),
+    ("BP-ABOVE-GOAL-FRAIL", {"age": 80, "sbp": 140, "dbp": 85}, VERY_COMPLEX, (), True),
+    ("BP-ABOVE-GOAL", {"age": 80, "sbp": 135, "dbp": 85}, VERY_COMPLEX, (), False),
+    # ADA Table 13.1: complex/intermediate (frail) keeps <130/80; only very complex gets 140/90
+    ("BP-ABOVE-GOAL", {"age": 80, "sbp": 135, "dbp": 85}, {"frail": True}, (), True),
+    ("BP-ABOVE-GOAL-FRAIL", {"age": 80, "sbp": 145, "dbp": 85}, {"frail": True}, (), False),
     ("BP-PREGNANCY", {"age": 30, "pregnancy": True, "sbp": 139, "dbp": 89}, {}, (), False),
     ("BP-PREGNANCY", {"age": 30, "pregnancy": True, "sbp": 140, "dbp": 80}, {}, (), True),
     ("BP-ACEI-ARB-ALBUMINURIA", {"uacr": 29.9, "hypertension": True}, {}, (), False),
@@ -129,6 +176,15 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[Any, ...], bool]] =
     ("LIP-ASCVD-START-STATIN", {"ascvd": True, "meds": ("statin",)}, {}, (), False),
     ("LIP-ADD-NONSTATIN-ASCVD", {"ascvd": True, "ldl": 1.39, "meds": ("statin",)}, {}, (), False),
     ("LIP-ADD-NONSTATIN-ASCVD", {"ascvd": True, "ldl": 1.4, "meds": ("statin",)}, {}, (), True),
+    (
+        "LIP-ADD-NONSTATIN-ASCVD",
+        {"age": 30, "pregnancy": True, "ascvd": True, "ldl": 2.5, "meds": ("statin",)},
+        {},
+        (),
+        False,
+    ),
+    ("LIP-TG-VERY-HIGH", {"age": 30, "pregnancy": True, "triglycerides": 7}, {}, (), False),
+    ("KID-PROTEIN-INTAKE", {"age": 30, "pregnancy": True, "egfr": 50}, {}, (), False),
     ("LIP-CONTINUE-STATIN", {"meds": ("statin",)}, {}, (), True),
     ("LIP-CONTINUE-STATIN", {"age": 30, "pregnancy": True, "meds": ("statin",)}, {}, (), False),
     ("LIP-STATIN-FIBRATE", {"meds": ("statin", "fibrate")}, {}, (), True),
@@ -149,7 +205,18 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[Any, ...], bool]] =
     # eye follow-up by grade
     ("EYE-NONE-SCREEN", {}, {}, (("right", 0, False), ("left", 0, False)), True),
     ("EYE-NONE-SCREEN", {}, {}, (("right", 0, False), ("left", None, False)), False),
-    ("EYE-NONE-PRIOR-DR", {"prior_dr": True}, {}, (("right", 0, False),), True),
+    ("EYE-NONE-PRIOR-DR", {"prior_dr": True}, {}, (("right", 0, False), ("left", 0, False)), True),
+    ("EYE-NONE-PRIOR-DR", {"prior_dr": True}, {}, (("right", 0, False),), False),
+    ("EYE-NONE-SCREEN", {}, {}, (("right", 0, False),), False),
+    ("EYE-MILD-YEARLY", {}, {}, (("right", 1, False), ("left", None, False)), False),
+    ("EYE-MILD-YEARLY", {}, {}, (("right", 1, False),), False),
+    ("EYE-ONE-EYE-ONLY", {}, {}, (("right", 0, False),), True),
+    ("EYE-ONE-EYE-ONLY", {}, {}, (("right", 0, False), ("left", None, False)), False),
+    ("EYE-REFER-URGENT-SEVERE", {}, {}, (("right", 3, False), ("left", 1, False)), True),
+    ("EYE-REFER-URGENT-SEVERE", {}, {}, (("right", 2, False),), False),
+    ("EYE-REFER-URGENT-SEVERE", {}, {}, (("right", 4, False),), False),
+    ("EYE-MODERATE-FOLLOWUP", {}, {}, (("right", 2, False), ("left", 0, False)), True),
+    ("EYE-MODERATE-FOLLOWUP", {}, {}, (("right", 3, False), ("left", 2, False)), False),
     ("EYE-MILD-YEARLY", {}, {}, (("right", 1, False), ("left", 0, False)), True),
     ("EYE-MILD-YEARLY", {}, {}, (("right", 1, True),), False),
     ("EYE-REFER", {}, {}, (("right", 2, False),), True),
@@ -168,6 +235,7 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[Any, ...], bool]] =
     # lifestyle, weight by population
     ("WT-LOSS-GENERAL", {"bmi": 24.9}, {}, (), False),
     ("WT-LOSS-GENERAL", {"bmi": 25}, {}, (), True),
+    ("WT-LOSS-GENERAL", {"bmi": 27, "dm": "type1", "meds": ("insulin",)}, {}, (), False),
     ("WT-LOSS-ASIAN-AMERICAN", {"bmi": 22.9}, {"population": Population.ASIAN_AMERICAN}, (), False),
     ("WT-LOSS-ASIAN-AMERICAN", {"bmi": 23}, {"population": Population.ASIAN_AMERICAN}, (), True),
     ("WT-LOSS-CHINESE", {"bmi": 23.9}, {"population": Population.CHINESE}, (), False),
@@ -203,8 +271,10 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[Any, ...], bool]] =
     ("DIET-MNT", {"dm": None}, {}, (), False),
     ("BP-GOAL-GENERAL", {"sbp": 120, "dbp": 70}, {}, (), True),
     ("BP-GOAL-GENERAL", {}, {}, (), False),
-    ("BP-GOAL-FRAIL", {"age": 65, "sbp": 120}, {"frail": True}, (), True),
-    ("BP-GOAL-FRAIL", {"age": 64, "sbp": 120}, {"frail": True}, (), False),
+    ("BP-GOAL-FRAIL", {"age": 65, "sbp": 120}, {"severe_frailty": True}, (), True),
+    ("BP-GOAL-FRAIL", {"age": 64, "sbp": 120}, {"severe_frailty": True}, (), False),
+    ("BP-GOAL-FRAIL", {"age": 80, "sbp": 120}, {"frail": True}, (), False),
+    ("BP-GOAL-GENERAL", {"age": 80, "sbp": 120}, {"frail": True}, (), True),
     ("LIP-ASCVD-GOAL", {"ascvd": True}, {}, (), True),
     ("LIP-ASCVD-GOAL", {"ascvd": False}, {}, (), False),
     # measure this
@@ -224,6 +294,17 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], tuple[Any, ...], bool]] =
     ("MEAS-BMI", {"bmi": 22}, {}, (), False),
     ("MEAS-EYE-EXAM", {}, {}, (), True),
     ("MEAS-EYE-EXAM", {}, {}, (("right", 0, False),), False),
+    ("MEAS-EYE-EXAM", {"hba1c": 6.5}, {"last_eye_exam": date(2023, 4, 1)}, (), False),
+    ("MEAS-EYE-EXAM", {"hba1c": 6.5}, {"last_eye_exam": date(2023, 2, 1)}, (), True),
+    ("MEAS-EYE-EXAM", {"hba1c": 7.5}, {"last_eye_exam": date(2024, 1, 1)}, (), True),
+    ("MEAS-EYE-EXAM", {"hba1c": 6.5}, {"last_eye_exam": date(2024, 1, 1)}, (), False),
+    (
+        "MEAS-EYE-EXAM",
+        {"hba1c": 6.5, "prior_dr": True},
+        {"last_eye_exam": date(2024, 1, 1)},
+        (),
+        True,
+    ),
     ("MEAS-SMOKING", {"smoking": None}, {}, (), True),
     ("MEAS-SMOKING", {"smoking": "unknown"}, {}, (), True),
     ("MEAS-SMOKING", {"smoking": "never"}, {}, (), False),
