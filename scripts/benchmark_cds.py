@@ -115,6 +115,37 @@ class StandInGrader:
         return out
 
 
+def reference_architecture_bundle(folder: Path) -> Path:
+    """An untrained bundle of the reference architecture (EfficientNet-Lite0 at 256 px,
+    fp32 ONNX, every head): the real predictor and the real network's cost, meaningless
+    answers. Needs torch (the `train` extra)."""
+    from models.grader.export import INPUT_NAME, export_onnx
+    from models.grader.network import GraderNet
+
+    side, stride = 256, 16
+    out = folder / "untrained-effnet-lite0-256"
+    out.mkdir(parents=True, exist_ok=True)
+    export_onnx(GraderNet("efficientnet-lite0", side, pretrained=False).eval(), out / "model.onnx")
+    shapes: dict[str, list[Any]] = {
+        "grade_probs": ["batch", 5],
+        "referable_prob": ["batch"],
+        "dme_prob": ["batch"],
+        "quality_prob": ["batch"],
+        "lesion_probs": ["batch", 4],
+        "lesion_maps": ["batch", 4, side // stride, side // stride],
+    }
+    meta = {
+        "name": "untrained-effnet-lite0-256",
+        "version": "0.0.0",
+        "input": {"name": INPUT_NAME, "shape": ["batch", 3, side, side]},
+        "outputs": [{"name": k, "kind": k, "shape": v} for k, v in shapes.items()],
+        "thresholds": {"referable": 0.5, "dme": 0.5, "quality": 0.5},
+        "intended_use": "benchmarking only: untrained weights",
+    }
+    (out / "metadata.json").write_text(json.dumps(meta))
+    return out
+
+
 def make_grader(bundle: str | None) -> tuple[Any, str]:
     from plugin.workflow.grader import load_grader, shipped_bundle
 
@@ -336,6 +367,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--bundle", help="grader bundle folder")
+    parser.add_argument(
+        "--reference-architecture",
+        action="store_true",
+        help="grade with an untrained EfficientNet-Lite0 256 px bundle (real cost, no bundle "
+        "needed; requires torch)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -345,8 +382,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from plugin.local_servers.cds_client import LocalCdsClient
     from plugin.local_servers.fhir_server import LocalFhirServer
 
-    grader_text = make_grader(args.bundle)[1]
     folder = Path(tempfile.mkdtemp(prefix="deepdr-cds-bench-"))
+    if args.reference_architecture:
+        args.bundle = str(reference_architecture_bundle(folder))
+    grader_text = make_grader(args.bundle)[1]
     with LocalFhirServer() as fhir, LocalCdsClient() as client:
         port = _free_port()
         config = {
