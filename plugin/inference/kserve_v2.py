@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 import uuid
+import weakref
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -94,11 +95,14 @@ class KServeV2Runner:
             follow_redirects=False,
             transport=transport,
         )
+        # Graders live as long as their process and have no close(): the pooled
+        # connections are closed when the runner is collected, or by close().
+        self._closer = weakref.finalize(self, self._http.close)
         try:
             self.server = self._server_metadata()
             self.metadata = self._model_metadata()
         except BaseException:
-            self._http.close()
+            self.close()
             raise
         self.binary = (BINARY_EXTENSION in self.server.extensions) if binary is None else binary
         self._inputs = tuple(_info(t) for t in self.metadata.inputs)
@@ -168,7 +172,7 @@ class KServeV2Runner:
         return [n for n, t in self._output_types.items() if t not in FLOAT_DATATYPES]
 
     def close(self) -> None:
-        self._http.close()
+        self._closer()
 
     def __enter__(self) -> KServeV2Runner:
         return self
