@@ -12,6 +12,18 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+from fhir_mappers.inbound.advice_facts import (
+    alcohol_fact,
+    frailty_fact,
+    hypoglycaemia_fact,
+    last_eye_exam,
+    life_expectancy_fact,
+)
+from fhir_mappers.inbound.advice_observations import (
+    alcohol_of,
+    eye_exam_of_observation,
+    frailty_score_of,
+)
 from fhir_mappers.inbound.bundle import (
     PatientChoice,
     belongs_to,
@@ -30,14 +42,20 @@ from fhir_mappers.inbound.conditions import (
 from fhir_mappers.inbound.context import MappingContext
 from fhir_mappers.inbound.fhir_json import JsonObj, text
 from fhir_mappers.inbound.images import document_refs, imaging_study_refs, media_refs
+from fhir_mappers.inbound.measurement_conflicts import conflicting_measurements
 from fhir_mappers.inbound.medications import deduplicate, medications_of
 from fhir_mappers.inbound.observations import ObsTime, measurements_of
 from fhir_mappers.inbound.patient import age_years, birth_date, sex_of
+from fhir_mappers.inbound.population import population_of
+from fhir_mappers.inbound.procedures import procedure_facts, report_eye_exam
 from fhir_mappers.inbound.status_observations import pregnancy_of, smoking_of
 from fhir_mappers.units import plausible
 from models.clinical_facts import (
+    AlcoholFact,
     ClinicalFacts,
     ConditionFact,
+    EyeExamFact,
+    FrailtyFact,
     ImageRef,
     Measurement,
     MedicationFact,
@@ -53,6 +71,8 @@ _MAPPED_TYPES = {
     "ImagingStudy",
     "Media",
     "DocumentReference",
+    "Procedure",
+    "DiagnosticReport",
 }
 _READ_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError)
 # Height is stable in adults; in children it changes within weeks.
@@ -112,8 +132,13 @@ def _assemble(
     candidates: dict[str, list[tuple[Measurement, ObsTime]]] = {}
     smoking_obs: list[tuple[SmokingFact, ObsTime]] = []
     pregnancy_obs: list[tuple[ConditionFact, ObsTime]] = []
+    frailty_obs: list[tuple[FrailtyFact, ObsTime]] = []
+    alcohol_obs: list[tuple[AlcoholFact, ObsTime]] = []
+    eye_exams: list[EyeExamFact] = []
+    end_of_life_care: list[ConditionFact] = []
     meds: list[MedicationFact] = []
     images: list[ImageRef] = []
+    sex = sex_of(choice.patient, ctx)
     for r in resources:
         rtype = text(r, "resourceType")
         if rtype == "Condition":
@@ -127,6 +152,12 @@ def _assemble(
                 smoking_obs.append(s)
             if (p := _safely(pregnancy_of, r, ctx)) is not None:
                 pregnancy_obs.append(p)
+            if (f := _safely(frailty_score_of, r, ctx)) is not None:
+                frailty_obs.append(f)
+            if (a := _safely(lambda res, c: alcohol_of(res, c, sex), r, ctx)) is not None:
+                alcohol_obs.append(a)
+            if (e := _safely(eye_exam_of_observation, r, ctx)) is not None:
+                eye_exams.append(e)
         elif rtype in ("MedicationRequest", "MedicationStatement"):
             meds += _safely(medications_of, r, ctx) or []
         elif rtype == "ImagingStudy":
@@ -135,19 +166,32 @@ def _assemble(
             images += _safely(media_refs, r, ctx) or []
         elif rtype == "DocumentReference":
             images += _safely(document_refs, r, ctx) or []
+        elif rtype == "Procedure":
+            proc = _safely(procedure_facts, r, ctx)
+            if proc is not None and proc.eye_exam is not None:
+                eye_exams.append(proc.eye_exam)
+            if proc is not None and proc.life is not None:
+                end_of_life_care.append(proc.life)
+        elif rtype == "DiagnosticReport":
+            if (e := _safely(report_eye_exam, r, ctx)) is not None:
+                eye_exams.append(e)
 
     age = age_years(ctx.birth_date, ctx.as_of, choice.ref, ctx)
     if choice.patient is None:
         ctx.warn(choice.ref, "no Patient resource in the input; age and sex unknown")
     measurements = {name: max(c, key=lambda mc: mc[1].key)[0] for name, c in candidates.items()}
+    conflicting = conflicting_measurements(candidates, measurements, ctx)
     bmi = _computed_bmi(candidates, measurements.get("bmi"), age, ctx)
     if bmi is not None:
         measurements["bmi"] = bmi
+    sorted_images = tuple(
+        sorted(images, key=lambda i: (i.date or date.min, i.source, i.laterality))
+    )
     return ClinicalFacts(
         patient_ref=choice.ref,
         as_of=ctx.as_of,
         age_years=age,
-        sex=sex_of(choice.patient, ctx),
+        sex=sex,
         diabetes=diabetes_fact(conditions, ctx),
         hypertension=condition_fact(conditions, "htn"),
         ckd=condition_fact(conditions, "ckd"),
@@ -158,9 +202,18 @@ def _assemble(
         prior_dme=condition_fact(conditions, "dme"),
         pregnancy=_pregnancy(conditions, pregnancy_obs, ctx),
         smoking=_smoking(smoking_obs, conditions),
+        frailty=frailty_fact(conditions, frailty_obs),
+        hypoglycaemia=hypoglycaemia_fact(conditions),
+        limited_life_expectancy=life_expectancy_fact(
+            conditions, end_of_life_care, frailty_obs, ctx
+        ),
+        alcohol=alcohol_fact(alcohol_obs, conditions),
+        population=population_of(choice.patient, ctx),
+        last_eye_exam=last_eye_exam(eye_exams, sorted_images, ctx),
         measurements=dict(sorted(measurements.items())),
         medications=deduplicate(meds),
-        images=tuple(sorted(images, key=lambda i: (i.date or date.min, i.source, i.laterality))),
+        images=sorted_images,
+        conflicting=conflicting,
         warnings=tuple(ctx.warnings),
     )
 
