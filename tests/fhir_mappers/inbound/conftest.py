@@ -180,6 +180,12 @@ class Fhir:
         }
 
     @staticmethod
+    def clinical_facts(patient: JSON, *resources: JSON, **kw: Any) -> ClinicalFacts:
+        """Facts for a patient given explicitly (gender, address, race...)."""
+        kw.setdefault("as_of", Fhir.AS_OF)
+        return clinical_facts_from_fhir(Fhir.bundle(patient, *resources), **kw)
+
+    @staticmethod
     def facts(*resources: JSON, with_patient: bool = True, **kw: Any) -> ClinicalFacts:
         res = [Fhir.patient(), *resources] if with_patient else list(resources)
         kw.setdefault("as_of", Fhir.AS_OF)
