@@ -144,6 +144,11 @@ def train(
     cache_dir: Path | None = None,
 ) -> dict[str, Any]:
     torch.set_num_threads(cfg.threads)
+    if cfg.workers > 0:
+        import cv2
+
+        # OpenCV's thread pool does not survive fork: DataLoader workers would deadlock.
+        cv2.setNumThreads(0)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(cfg.model_dump_json(indent=2))
     records = load_records(data_dir)
