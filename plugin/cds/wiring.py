@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -77,7 +78,35 @@ def grader_provider(services: Services) -> Callable[[], Grader]:
             settings.bundle, threads=settings.intra_op_threads, providers=settings.providers
         )
     )
-    return lazy.get
+    return RetryLater(lazy.get)
+
+
+class RetryLater:
+    """A grader provider that, after failing to load the bundle, says so at once for
+    `pause_s` instead of trying again on every hook call (a load can take seconds)."""
+
+    def __init__(
+        self,
+        load: Callable[[], Grader],
+        pause_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load = load
+        self._pause_s = pause_s
+        self._clock = clock
+        self._failed: tuple[float, GraderUnavailable] | None = None
+
+    def __call__(self) -> Grader:
+        failed = self._failed
+        if failed is not None and self._clock() - failed[0] < self._pause_s:
+            raise failed[1]
+        try:
+            grader = self._load()
+        except GraderUnavailable as exc:
+            self._failed = (self._clock(), exc)
+            raise
+        self._failed = None
+        return grader
 
 
 def _warm_up(provider: Callable[[], Grader]) -> None:

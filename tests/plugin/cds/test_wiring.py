@@ -1,0 +1,46 @@
+"""Wiring: the grader provider backs off after a failed load; no blueprint without a
+trusted CDS Client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plugin.cds.wiring import RetryLater, create_cds_hooks_blueprint
+from plugin.config_loader import settings_from_mapping
+from plugin.services import build_services
+from plugin.workflow.errors import GraderUnavailable
+
+
+def test_a_failed_grader_load_is_not_retried_on_every_call() -> None:
+    now = [100.0]
+    attempts: list[float] = []
+    outcome: list[Any] = [GraderUnavailable("bundle cannot be used")]
+
+    def load() -> Any:
+        attempts.append(now[0])
+        if isinstance(outcome[0], Exception):
+            raise outcome[0]
+        return outcome[0]
+
+    provider = RetryLater(load, pause_s=60, clock=lambda: now[0])
+    for _ in range(3):
+        with pytest.raises(GraderUnavailable):
+            provider()
+    assert attempts == [100.0]
+    now[0] += 61
+    outcome[0] = "a grader"
+    assert provider() == "a grader" and attempts == [100.0, 161.0]
+
+
+def test_no_trusted_client_no_endpoints(tmp_path: Path) -> None:
+    services = build_services(
+        settings_from_mapping({"store": {"url": f"sqlite:///{tmp_path}/s.sqlite3"}})
+    )
+    try:
+        assert create_cds_hooks_blueprint(services) is None
+        assert "cds" not in services.extensions
+    finally:
+        services.close()
