@@ -139,16 +139,7 @@ class OrderHandler:
         elif "referral" in kinds and state.grading is not None:
             found = result_card(assessment, ctx)
             if found is not None:
-                cards.append(
-                    found.model_copy(
-                        update={
-                            "suggestions": None,
-                            "selection_behavior": None,
-                            "override_reasons": None,
-                            "indicator": "info",
-                        }
-                    )
-                )
+                cards.append(_information(assessment, found, "order-referral-info"))
         return CdsResponse(cards=cards)
 
 
@@ -157,7 +148,7 @@ def _exam_order_card(assessment: Assessment, ctx: CardContext) -> Card | None:
     if base is None:
         return None
     if result_indicator(assessment.images) == "info":
-        return base.model_copy(update={"summary": cds.fit_summary("On record: " + base.summary)})
+        return _information(assessment, base, "order-exam-info", prefix="On record: ")
     return cds.card(
         card_key(assessment, "order-exam-referable"),
         "Referable DR already suspected by AI screening: consider ophthalmology referral",
@@ -169,6 +160,19 @@ def _exam_order_card(assessment: Assessment, ctx: CardContext) -> Card | None:
         override_reasons=[
             cds.coding(codes.NON_ADHERENCE_REASON, c, d) for c, d in codes.REFERRAL_OVERRIDE_REASONS
         ],
+        links=base.links or (),
+    )
+
+
+def _information(assessment: Assessment, base: Card, kind: str, prefix: str = "") -> Card:
+    """The result card's content as information only, under its own uuid (feedback about
+    it must not land on the patient-view card)."""
+    return cds.card(
+        card_key(assessment, kind),
+        prefix + base.summary,
+        "info",
+        base.source,
+        detail=base.detail,
         links=base.links or (),
     )
 

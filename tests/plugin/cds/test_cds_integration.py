@@ -354,7 +354,7 @@ def test_order_hooks_show_the_result_already_on_record(
     app: Any, client: LocalCdsClient, ehr: Ehr
 ) -> None:
     patient = ehr.patient(("right", 110))
-    cards_of(client.call(PATIENT_VIEW_ID, ehr.body(patient)))  # graded at patient-view
+    (viewed,) = cards_of(client.call(PATIENT_VIEW_ID, ehr.body(patient)))  # graded here
     photo = _draft("http://snomed.info/sct", "20067007", subject={"reference": patient})
     other = _draft("http://loinc.org", "4548-4", subject={"reference": patient})
     drafts = {
@@ -402,6 +402,8 @@ def test_order_hooks_show_the_result_already_on_record(
     )
     (info,) = cards_of(client.call(ORDER_SIGN_ID, sign))
     assert info["indicator"] == "info" and "suggestions" not in info
+    assert info["summary"] == viewed["summary"] and info["uuid"] != viewed["uuid"]
+    assert card["uuid"] != viewed["uuid"]
     assert app.grader.graded_count == graded  # order hooks never grade
 
 
