@@ -261,7 +261,9 @@ def running_app(
             "grading_budget_ms": budget_ms,
         },
     }
-    config.update(extra or {})
+    extra = dict(extra or {})
+    config["cds"].update(extra.pop("cds", {}))
+    config.update(extra)
     if smart:
         key = base64.urlsafe_b64encode(b"k" * 32).decode()
         config["server"] = {"public_base_url": base}

@@ -33,6 +33,7 @@ from plugin.workflow.jobs import SCREENING_JOB
 pytestmark = pytest.mark.integration
 
 PRACTITIONER = "Practitioner/dr-cds"
+EHR_ORIGIN = "https://ehr.example.org"
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,11 @@ def app(
     kit: Any,
 ) -> Iterator[Any]:
     with kit.running_app(
-        tmp_path_factory.mktemp("cds"), fhir_base_url, client, budget_ms=20_000
+        tmp_path_factory.mktemp("cds"),
+        fhir_base_url,
+        client,
+        budget_ms=20_000,
+        extra={"cds": {"cors_origins": [EHR_ORIGIN]}},
     ) as running:
         client.cds_base_url = running.base
         yield running
@@ -136,6 +141,28 @@ def test_discovery_lists_our_services_behind_the_jwt(app: Any, client: LocalCdsC
     assert "code=http://loinc.org|4548-4," in view["prefetch"]["observations"]
     assert services[ORDER_SELECT_ID]["hook"] == "order-select"
     assert client.discover(authenticate=False).status_code == 401
+
+
+def test_browser_clients_get_cors_for_the_configured_origin_only(
+    app: Any, client: LocalCdsClient
+) -> None:
+    url = client.url(f"/cds-services/{PATIENT_VIEW_ID}")
+    headers = {"Access-Control-Request-Method": "POST"}
+    allowed = client.http.options(url, headers={**headers, "Origin": EHR_ORIGIN})
+    other = client.http.options(url, headers={**headers, "Origin": "https://evil.example"})
+    assert allowed.status_code == 204
+    assert allowed.headers["Access-Control-Allow-Origin"] == EHR_ORIGIN
+    assert "Authorization" in allowed.headers["Access-Control-Allow-Headers"]
+    assert "Access-Control-Allow-Origin" not in other.headers
+    discovery = client.http.get(
+        client.url("/cds-services"),
+        headers={
+            "Origin": EHR_ORIGIN,
+            "Authorization": f"Bearer {client.sign(client.url('/cds-services'))}",
+        },
+    )
+    assert discovery.status_code == 200
+    assert discovery.headers["Access-Control-Allow-Origin"] == EHR_ORIGIN
 
 
 @pytest.mark.parametrize(
