@@ -82,13 +82,13 @@ class _Frozen(BaseModel):
 class Reviewed(_Frozen):
     """The resources as the clinician saw them, each with `id` and `meta.versionId`."""
 
-    report: dict[str, Any]
+    report: dict[str, Any] | None = None  # None: an advice-only screening (no photographs)
     observations: tuple[dict[str, Any], ...] = ()
     care_plan: dict[str, Any] | None = None
     referral_proposal: dict[str, Any] | None = None
 
     def all(self) -> list[JSON]:
-        out = [self.report, *self.observations]
+        out = [r for r in (self.report, *self.observations) if r is not None]
         out += [r for r in (self.care_plan, self.referral_proposal) if r is not None]
         return out
 
@@ -134,7 +134,11 @@ def plan_signoff(reviewed: Reviewed, decision: SignDecision) -> SignoffPlan:
     key = signoff_key(reviewed, decision)
     when = instant(decision.signed_at, "signed_at")
     updates: list[tuple[JSON, JSON]] = []
-    candidates = [(sign_report(reviewed.report, decision), reviewed.report)]
+    if reviewed.report is None and reviewed.care_plan is None:
+        raise SignoffInputError("there is nothing to sign")
+    candidates = []
+    if reviewed.report is not None:
+        candidates.append((sign_report(reviewed.report, decision), reviewed.report))
     candidates += [(sign_observation(o, decision), o) for o in reviewed.observations]
     if reviewed.care_plan is not None:
         candidates.append((sign_care_plan(reviewed.care_plan, decision), reviewed.care_plan))
@@ -144,6 +148,8 @@ def plan_signoff(reviewed: Reviewed, decision: SignDecision) -> SignoffPlan:
     creates: list[JSON] = []
     referral_url = None
     if decision.referral is not None:
+        if reviewed.report is None:
+            raise SignoffInputError("a referral needs the graded report it rests on")
         proposal = reviewed.referral_proposal
         order = referral_order(
             reviewed.report, decision.referral, decision.practitioner_ref, when, proposal
@@ -192,13 +198,17 @@ def plan_rejection(reviewed: Reviewed, decision: RejectDecision) -> SignoffPlan:
     when = instant(decision.rejected_at, "rejected_at")
     note = REJECTED_PREFIX + decision.reason.strip()
     report = reviewed.report
-    if report.get("status") not in ("registered", "partial", "preliminary"):
-        raise SignoffInputError(
-            f"the report is {report.get('status')}; only a preliminary result can be rejected"
-        )
-    new_report = {**report, "status": "cancelled", "meta": security_meta(report, False)}
-    new_report["conclusion"] = (f"{report.get('conclusion') or ''} {note}").strip()[:MAX_TEXT]
-    updates: list[tuple[JSON, JSON]] = [(new_report, report)]
+    updates: list[tuple[JSON, JSON]] = []
+    if report is not None:
+        if report.get("status") not in ("registered", "partial", "preliminary"):
+            raise SignoffInputError(
+                f"the report is {report.get('status')}; only a preliminary result can be rejected"
+            )
+        new_report = {**report, "status": "cancelled", "meta": security_meta(report, False)}
+        new_report["conclusion"] = (f"{report.get('conclusion') or ''} {note}").strip()[:MAX_TEXT]
+        updates.append((new_report, report))
+    elif reviewed.care_plan is None or reviewed.care_plan.get("status") != "draft":
+        raise SignoffInputError("only an unsigned AI draft can be rejected")
     for obs in reviewed.observations:
         if obs.get("status") in ("cancelled", "entered-in-error"):
             continue

@@ -114,7 +114,7 @@ class SignoffService:
             return self._after_conflict(key, "signed")
         if not state.signable:
             raise SignoffNotAllowed(
-                f"report status is {state.reviewed.report.get('status')}",
+                f"review status is {state.status}",
                 user_message="This result was rejected and can no longer be signed. "
                 "Run a new screening to review it again.",
             )
@@ -158,7 +158,7 @@ class SignoffService:
             return self._after_conflict(key, "rejected")
         if state.status != "unsigned":
             raise SignoffNotAllowed(
-                f"report status is {state.reviewed.report.get('status')}",
+                f"review status is {state.status}",
                 user_message="Only an unsigned AI result can be rejected; a signed one can "
                 "be amended.",
             )
@@ -173,6 +173,10 @@ class SignoffService:
         state = self.load(refs)
         if state.referral_order is not None:
             return SignoffResult("referral-sent", "")
+        if state.reviewed.report is None:
+            raise SignoffNotAllowed(
+                "no report", user_message="A referral needs a graded photograph to rest on."
+            )
         try:
             plan = plan_referral(
                 state.reviewed.report,
@@ -216,7 +220,8 @@ class SignoffService:
     def _keep_pair(self, key: str, req: SignRequest, state: ReviewState) -> None:
         if self._pairs is None or req.advice_origin is None:
             return
-        patient = (state.reviewed.report.get("subject") or {}).get("reference")
+        anchor = state.reviewed.report or state.reviewed.care_plan or {}
+        patient = (anchor.get("subject") or {}).get("reference")
         ref_hash = None
         if self._pseudonym_key is not None and isinstance(patient, str):
             ref_hash = hmac.new(self._pseudonym_key, patient.encode(), hashlib.sha256).hexdigest()
@@ -239,7 +244,7 @@ def _as_seen(reviewed: Reviewed, versions: Mapping[str, str]) -> Reviewed:
         return {**resource, "meta": meta}
 
     return Reviewed(
-        report=label(reviewed.report) or {},
+        report=label(reviewed.report),
         observations=tuple(label(o) or {} for o in reviewed.observations),
         care_plan=label(reviewed.care_plan),
         referral_proposal=label(reviewed.referral_proposal),

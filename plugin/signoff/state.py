@@ -30,22 +30,26 @@ def split_ref(ref: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class WrittenRefs:
-    """What a screening wrote (the workflow's `written` map, by entry name)."""
+    """What a screening wrote (the workflow's `written` map, by entry name): a report and/or
+    a care plan (an advice-only screening writes no report)."""
 
-    report: str
+    report: str | None
     care_plan: str | None = None
     referral_proposal: str | None = None
 
     @classmethod
     def from_written(cls, written: Mapping[str, str]) -> WrittenRefs | None:
-        report = written.get("diagnostic-report")
-        if not report:
+        report, plan = written.get("diagnostic-report"), written.get("care-plan")
+        if not report and not plan:
             return None
-        return cls(
-            report=report,
-            care_plan=written.get("care-plan"),
-            referral_proposal=written.get("service-request"),
-        )
+        return cls(report=report, care_plan=plan, referral_proposal=written.get("service-request"))
+
+    @property
+    def anchor(self) -> str:
+        """What the sign-off Provenances target first: the report, else the plan."""
+        anchor = self.report or self.care_plan
+        assert anchor is not None  # from_written guarantees one of them
+        return anchor
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,12 @@ class ReviewState:
         return self.status in ("unsigned", "signed", "amended")
 
 
+def plan_status(plan: Mapping[str, Any]) -> ReviewStatus:
+    return {"draft": "unsigned", "active": "signed", "revoked": "rejected"}.get(
+        str(plan.get("status")), "other"
+    )  # type: ignore[return-value]
+
+
 def report_status(report: Mapping[str, Any]) -> ReviewStatus:
     status = report.get("status")
     if status in ("registered", "partial", "preliminary"):
@@ -92,9 +102,9 @@ def report_status(report: Mapping[str, Any]) -> ReviewStatus:
 
 
 def load_review(gateway: FhirGateway, refs: WrittenRefs) -> ReviewState:
-    report = gateway.read(*split_ref(refs.report))
+    report = gateway.read(*split_ref(refs.report)) if refs.report else None
     observations = []
-    for item in (report.get("result") or [])[:MAX_OBSERVATIONS]:
+    for item in ((report or {}).get("result") or [])[:MAX_OBSERVATIONS]:
         ref = item.get("reference") if isinstance(item, dict) else None
         if isinstance(ref, str) and _REF.match(ref):
             observations.append(gateway.read(*split_ref(ref)))
@@ -108,15 +118,15 @@ def load_review(gateway: FhirGateway, refs: WrittenRefs) -> ReviewState:
     )
     return ReviewState(
         reviewed=reviewed,
-        status=report_status(report),
-        last=latest_signoff(gateway, refs.report),
-        referral_order=referral_order_for(gateway, report),
+        status=report_status(report) if report else plan_status(care_plan or {}),
+        last=latest_signoff(gateway, refs.anchor),
+        referral_order=referral_order_for(gateway, report) if report else None,
     )
 
 
-def latest_signoff(gateway: FhirGateway, report_ref: str) -> SignoffRecord | None:
+def latest_signoff(gateway: FhirGateway, target_ref: str) -> SignoffRecord | None:
     try:
-        found = gateway.search("Provenance", [("target", report_ref), ("_count", "50")])
+        found = gateway.search("Provenance", [("target", target_ref), ("_count", "50")])
     except (FhirAuthError, FhirInvalid):
         return None  # not permitted or not supported: the status alone still tells
     ours = [p for p in found.resources if tag_of(p) is not None]

@@ -35,8 +35,8 @@ from plugin.workflow import (
     ScreeningResult,
     ScreeningService,
     WorkflowError,
-    load_grader,
 )
+from plugin.workflow.grader import load_configured_grader
 from plugin.workflow.service import advice_context
 from smart_launch import SessionTokenProvider, SmartError
 
@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 
 REVIEW_JOB = "smart-review"
 MAX_ATTEMPTS = 3
+NO_GRADER = (
+    "the image-grading model is not available on this server, so the advice was drafted "
+    "without grading. Ask your administrator to install or configure the grader."
+)
 
 
 class ReviewJob(BaseModel):
@@ -126,13 +130,10 @@ class _GraderSlot:
         with self._lock:
             if not self._tried:
                 self._tried = True
-                g = self._services.settings.grader
                 try:
-                    self._loaded = load_grader(
-                        g.bundle, threads=g.intra_op_threads, providers=g.providers
-                    )
+                    self._loaded = load_configured_grader(self._services.settings.grader)
                 except GraderUnavailable as exc:
-                    self._reason = exc.message
+                    self._reason = NO_GRADER
                     log.warning("review jobs run without a grader: %s", exc.message)
             return self._loaded, self._reason
 
