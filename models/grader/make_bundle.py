@@ -1,7 +1,7 @@
 """Build a model bundle from a finished training run.
 
     python -m models.grader.make_bundle --run runs/cpu --name deepdr-effnet-lite0 \
-        --version 1.0.0 [--flip-tta] [--out models/grader/bundles]
+        --version 1.0.0 [--tta none|flip|flip4] [--out models/grader/bundles]
 
 Steps: export fp32 ONNX; quantise to int8 (QDQ, calibrated on training images); compare
 torch / ORT fp32 / ORT int8 on the validation splits and keep int8 only if it agrees
@@ -96,7 +96,7 @@ def _gate_from_training(records: list[Record], side: int) -> QualityGate:
 
 
 def build(
-    run: Path, out_root: Path, name: str, version: str, flip_tta: bool, limit: int | None = None
+    run: Path, out_root: Path, name: str, version: str, tta: str, limit: int | None = None
 ) -> Path:
     """`limit` (smoke runs only) keeps that many images per split."""
     import torch
@@ -114,7 +114,7 @@ def build(
     picks = rng.choice(len(train), min(200, len(train)), replace=False)
     calib_recs = [train[i] for i in sorted(picks)]
     work = Path(tempfile.mkdtemp(prefix="bundle-"))
-    fp32 = export.export_onnx(net, work / "fp32.onnx", flip_tta=flip_tta)
+    fp32 = export.export_onnx(net, work / "fp32.onnx", tta=tta)
     calib, _ = _tensors(calib_recs, side)
     int8 = export.quantize_int8(fp32, work / "int8.onnx", calib)
     # Agreement on the validation images: torch vs ORT fp32 vs ORT int8.
@@ -130,7 +130,7 @@ def build(
     index = np.arange(offset)
     group_masks = {k: (index >= a) & (index < b) for k, (a, b) in bounds.items()}
     y = np.array(labels)
-    out_torch = export.run_torch(net, x_all, flip_tta=flip_tta)
+    out_torch = export.run_torch(net, x_all, tta=tta)
     out_fp32 = export.run_ort(export.ort_session(fp32), x_all)
     out_int8 = export.run_ort(export.ort_session(int8), x_all)
     sm = group_masks["srahim-valid"]
@@ -154,7 +154,7 @@ def build(
     provisional = Metadata(
         name=name,
         version=version,
-        description=_description(cfg, flip_tta),
+        description=_description(cfg, tta),
         precision="int8" if use_int8 else "fp32",
         input=InputSpec(name=export.INPUT_NAME, shape=("batch", 3, side, side)),
         outputs=_outputs(side, map_size),
@@ -209,7 +209,7 @@ def build(
         "torch_vs_ort_fp32_max_abs_diff": torch_vs_fp32,
         "int8_vs_fp32": agree.as_dict(),
         "shipped": "int8" if use_int8 else "fp32",
-        "flip_tta": flip_tta,
+        "tta": tta,
     }
     final = meta.model_copy(update={"metrics": metrics})
     (folder / "metadata.json").write_text(final.model_dump_json(indent=2))
@@ -253,10 +253,11 @@ def _evaluate_all(predictor: Predictor, work: Path, limit: int | None) -> dict[s
     return out
 
 
-def _description(cfg: TrainConfig, flip_tta: bool) -> str:
-    tta = " with horizontal-flip test-time augmentation" if flip_tta else ""
+def _description(cfg: TrainConfig, tta: str) -> str:
+    views = {"none": "", "flip": " with left-right flip", "flip4": " with 4 flips"}[tta]
+    tta_text = f"{views} test-time augmentation" if views else ""
     return (
-        f"{cfg.backbone} (ImageNet-pretrained) fine-tuned at {cfg.input_size} px{tta}: ICDR "
+        f"{cfg.backbone} (ImageNet-pretrained) fine-tuned at {cfg.input_size} px{tta_text}: ICDR "
         "grade, referable DR, maculopathy/DME, image quality, lesion (MA/HE/EX/SE) presence "
         "and coarse maps. Reference model for research and demonstration."
     )
@@ -302,13 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", default="deepdr-effnet-lite0")
     ap.add_argument("--version", default="1.0.0")
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "models" / "grader" / "bundles")
-    ap.add_argument("--flip-tta", action="store_true")
+    ap.add_argument("--tta", choices=("none", "flip", "flip4"), default="none")
     ap.add_argument("--limit", type=int, help="smoke runs only: images per split")
     args = ap.parse_args(argv)
     if not (args.run / "final.pt").is_file():
         print(f"error: {args.run}/final.pt not found (train first)", file=sys.stderr)
         return 2
-    folder = build(args.run, args.out, args.name, args.version, args.flip_tta, args.limit)
+    folder = build(args.run, args.out, args.name, args.version, args.tta, args.limit)
     print(f"bundle written to {folder} ({bundle_size(folder) / 1e6:.1f} MB)")
     return 0
 

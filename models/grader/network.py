@@ -156,27 +156,41 @@ class GraderNet(nn.Module):
         }
 
 
-class ProbabilityModel(nn.Module):
-    """Export wrapper: probabilities in OUTPUT_NAMES order; optional horizontal-flip TTA."""
+TTA_VIEWS: dict[str, tuple[tuple[int, ...], ...]] = {
+    # Each view flips the image over these axes (3 = left-right, 2 = up-down); flips are
+    # exact pixel permutations, so lesion maps are flipped back before averaging.
+    "none": ((),),
+    "flip": ((), (3,)),
+    "flip4": ((), (3,), (2,), (2, 3)),
+}
 
-    def __init__(self, net: GraderNet, flip_tta: bool = False) -> None:
+
+class ProbabilityModel(nn.Module):
+    """Export wrapper: probabilities in OUTPUT_NAMES order, averaged over the test-time
+    augmentation views (all views go through the network as one batch)."""
+
+    def __init__(self, net: GraderNet, tta: str = "none") -> None:
         super().__init__()
+        if tta not in TTA_VIEWS:
+            raise ValueError(f"unknown TTA {tta!r}")
         self.net = net
-        self.flip_tta = flip_tta
+        self.views = TTA_VIEWS[tta]
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
-        out = self.net(x)
-        grade = torch.softmax(out["grade"], dim=1)
-        scalars = [torch.sigmoid(out[k]) for k in ("referable", "dme", "quality")]
-        lesion = torch.sigmoid(out["lesion"])
+        n, v = x.shape[0], len(self.views)
+        batch = torch.cat([torch.flip(x, dims=list(d)) if d else x for d in self.views], 0)
+        out = self.net(batch)
+        grade = torch.softmax(out["grade"], dim=1).reshape(v, n, -1).mean(0)
+        scalars = [
+            torch.sigmoid(out[k]).reshape(v, n).mean(0) for k in ("referable", "dme", "quality")
+        ]
+        lesion = torch.sigmoid(out["lesion"]).reshape(v, n, -1).mean(0)
         maps = torch.sigmoid(out["lesion_map"])
-        if self.flip_tta:
-            flipped = self.net(torch.flip(x, dims=[3]))
-            grade = 0.5 * (grade + torch.softmax(flipped["grade"], dim=1))
-            scalars = [
-                0.5 * (s + torch.sigmoid(flipped[k]))
-                for s, k in zip(scalars, ("referable", "dme", "quality"), strict=True)
+        chunks = [maps[i * n : (i + 1) * n] for i in range(v)]
+        maps = torch.stack(
+            [
+                torch.flip(c, dims=list(d)) if d else c
+                for c, d in zip(chunks, self.views, strict=True)
             ]
-            lesion = 0.5 * (lesion + torch.sigmoid(flipped["lesion"]))
-            maps = 0.5 * (maps + torch.flip(torch.sigmoid(flipped["lesion_map"]), dims=[3]))
+        ).mean(0)
         return (grade, *scalars, lesion, maps)
