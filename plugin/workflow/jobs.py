@@ -49,7 +49,7 @@ from plugin.workflow.errors import (
     ImagingErrors,
     WorkflowError,
 )
-from plugin.workflow.grader import GRADER_EXTENSION, Grader, load_grader
+from plugin.workflow.grader import GRADER_EXTENSION, Grader, load_configured_grader
 from plugin.workflow.record import parse_patient_ref
 from plugin.workflow.service import ScreeningService
 from plugin.workflow.types import ScreeningOptions
@@ -220,13 +220,7 @@ def screening_job_handlers(services: Services) -> Mapping[str, Handler]:
     # Every read and write of the job lands in the audit trail, as the system actor.
     gateway = AuditingGateway(system, services.audit, JOB_ACTOR)
     configured = normalise_base(settings.fhir.base_url)
-    grader = LazyGrader(
-        lambda: load_grader(
-            settings.grader.bundle,
-            threads=settings.grader.intra_op_threads,
-            providers=settings.grader.providers,
-        )
-    )
+    grader = LazyGrader(lambda: load_configured_grader(settings.grader))  # local or remote
 
     def make_service(job: ScreeningJob) -> ScreeningService:
         if job.fhir_base != configured:
