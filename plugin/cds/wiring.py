@@ -48,8 +48,8 @@ log = logging.getLogger(__name__)
 
 GRADER_EXTENSION = "grader"
 CDS_EXTENSION = "cds"
-# The SMART app's EHR launch path (plugin/smart_app), under server.public_base_url.
-SMART_LAUNCH_PATH = "/launch"
+# The SMART app's EHR launch path under server.public_base_url (the SMART app's LAUNCH_PATH).
+SMART_LAUNCH_PATH = "/smart/launch"
 
 
 @dataclass

@@ -348,7 +348,7 @@ def test_over_budget_queues_a_screening_job_then_answers_from_its_result(
         assert job.payload["patient_ref"] == patient and job.payload["write"] is False
         assert kit.TOKEN not in json.dumps(job.payload)
         (link,) = pending["links"]
-        assert link["type"] == "smart" and link["url"] == running.base + "/launch"
+        assert link["type"] == "smart" and link["url"] == running.base + "/smart/launch"
         context = json.loads(link["appContext"])
         assert context["patient"] == patient and len(context["images"]) == 2
 

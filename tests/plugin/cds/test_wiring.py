@@ -44,3 +44,10 @@ def test_no_trusted_client_no_endpoints(tmp_path: Path) -> None:
         assert "cds" not in services.extensions
     finally:
         services.close()
+
+
+def test_the_smart_link_points_at_the_apps_launch_route() -> None:
+    from plugin.cds.wiring import SMART_LAUNCH_PATH
+    from plugin.smart_app.runtime import LAUNCH_PATH
+
+    assert SMART_LAUNCH_PATH == LAUNCH_PATH
