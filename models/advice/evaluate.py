@@ -17,12 +17,14 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from models.advice.engine import render_text
+from models.advice.eval.fhir_cases import FactsFromFhir
 from models.advice.inputs import AdviceInputError, parse_advise_input
 from models.advice.kb import RULE_ID
 from models.advice.llm.base import TextGenerator
@@ -44,6 +46,8 @@ class EvalCase(BaseModel):
     context: dict[str, Any] | None = None
     must_include: tuple[str, ...] = ()
     must_not_include: tuple[str, ...] = Field(default=())
+    # The FHIR record the facts were mapped from (fhir_cases.py), when the case starts there.
+    fhir: dict[str, Any] | None = None
 
 
 def load_cases(path: Path) -> list[EvalCase]:
@@ -160,11 +164,22 @@ def evaluate(
     lang: Lang,
     generator: TextGenerator | None = None,
     max_new_tokens: int = 768,
+    facts_from_fhir: FactsFromFhir | None = None,
 ) -> EvalReport:
+    """`facts_from_fhir` (the inbound mapper, passed in by a caller above models/): cases
+    with a FHIR record are mapped afresh instead of using their stored facts."""
     results = []
     for case in cases:
+        facts: Any = case.facts
+        if facts_from_fhir is not None and case.fhir is not None:
+            as_of = date.fromisoformat(str(case.facts["as_of"]))
+            facts = facts_from_fhir(case.fhir, as_of=as_of)
         inp = parse_advise_input(
-            {"facts": case.facts, "grading": case.grading, "context": case.context}
+            {
+                "facts": facts.model_dump(mode="json") if isinstance(facts, BaseModel) else facts,
+                "grading": case.grading,
+                "context": case.context,
+            }
         )
         draft = advise(
             inp.facts,
