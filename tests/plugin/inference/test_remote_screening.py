@@ -2,7 +2,8 @@
 network on the local KServe v2 server (its own process), the language model on an
 OpenAI-compatible endpoint (a small in-test server on 127.0.0.1), the record on the real
 FHIR server. The bundle folder holds only metadata.json. The verifier still guards the
-remote language model: a rewrite that adds a "stop" falls back to the rule's text."""
+remote language model: a rewrite that adds a "stop" falls back to the rule's text. Both
+through ScreeningService and through the app's screening job (queue + worker)."""
 
 from __future__ import annotations
 
@@ -24,12 +25,19 @@ from PIL import Image
 from models.advice.llm import make_generator
 from models.advice.types import Engine, ItemOrigin
 from models.grader.predict import load_predictor
+from models.grader.result import ModelInfo
+from plugin.config import Settings
 from plugin.config_loader import load_settings
 from plugin.fhir import HttpFhirGateway
+from plugin.jobs import Worker
 from plugin.local_servers.kserve_v2 import LocalKServeV2Process
+from plugin.services import build_services
 from plugin.store import open_store
+from plugin.store.jobs import JobStatus
+from plugin.store.screenings import ScreeningRepository
 from plugin.workflow import ScreeningOptions, ScreeningService
 from plugin.workflow.grader import load_configured_grader
+from plugin.workflow.jobs import ScreeningJob, enqueue_screening, screening_job_handlers
 
 pytestmark = pytest.mark.integration
 
@@ -139,25 +147,23 @@ def _patient(gw: HttpFhirGateway, photos: list[np.ndarray]) -> str:
     return ref
 
 
-def test_screening_with_remote_grader_and_remote_language_model(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    fhir_base_url: str,
-    inference_server: str,
-    chat_endpoint: tuple[str, ChatLog],
-    metadata_only_bundle: Path,
-    tiny_grader_bundle: Path,
-    photos: list[np.ndarray],
-) -> None:
-    chat_url, chat = chat_endpoint
+def _settings(
+    tmp_path: Path, fhir_base_url: str, inference_server: str, chat_url: str, bundle: Path
+) -> Settings:
     config = tmp_path / "deepdr.toml"
     config.write_text(
         f"""
 [store]
 url = "sqlite:///{tmp_path}/store.sqlite3"
 
+[fhir]
+base_url = "{fhir_base_url}"
+
+[jobs]
+in_process_workers = false
+
 [grader]
-bundle = "{metadata_only_bundle}"
+bundle = "{bundle}"
 batch_size = 2
 
 [grader.remote]
@@ -178,8 +184,22 @@ max_retries = 0
 """,
         encoding="utf-8",
     )
+    return load_settings(config, environ={}).settings
+
+
+def test_screening_with_remote_grader_and_remote_language_model(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fhir_base_url: str,
+    inference_server: str,
+    chat_endpoint: tuple[str, ChatLog],
+    metadata_only_bundle: Path,
+    tiny_grader_bundle: Path,
+    photos: list[np.ndarray],
+) -> None:
+    chat_url, chat = chat_endpoint
     monkeypatch.setenv("TEST_LLM_KEY", LLM_KEY)
-    settings = load_settings(config, environ={}).settings
+    settings = _settings(tmp_path, fhir_base_url, inference_server, chat_url, metadata_only_bundle)
     grader = load_configured_grader(settings.grader)
 
     with HttpFhirGateway(fhir_base_url) as gateway, open_store(settings.store.url) as store:
@@ -220,3 +240,42 @@ max_retries = 0
     assert all(i.origin == ItemOrigin.LLM and i.text.startswith("Please note: ") for i in rest)
     worst = max(g.dr_grade.grade for g in graded if g.dr_grade)
     assert f"DR grade:{worst}" in chat.bodies[-1]["messages"][-1]["content"]
+
+
+def test_the_screening_job_grades_with_the_configured_remote_grader(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fhir_base_url: str,
+    inference_server: str,
+    chat_endpoint: tuple[str, ChatLog],
+    metadata_only_bundle: Path,
+    photos: list[np.ndarray],
+) -> None:
+    """The app's own path: services from the config, the screening job through the queue
+    and a worker; nothing injected."""
+    chat_url, chat = chat_endpoint
+    monkeypatch.setenv("TEST_LLM_KEY", LLM_KEY)
+    settings = _settings(tmp_path, fhir_base_url, inference_server, chat_url, metadata_only_bundle)
+    services = build_services(settings)
+    try:
+        for kind, handler in screening_job_handlers(services).items():
+            if kind not in services.handlers:
+                services.handlers.register(kind, handler)
+        with HttpFhirGateway(fhir_base_url) as gateway:
+            patient = _patient(gateway, photos[2:4])
+        request = ScreeningJob(patient_ref=patient, fhir_base=fhir_base_url, engine=Engine.LLM)
+        job = enqueue_screening(
+            services.queue, request, model=ModelInfo(name="tiny", version="0.0.1")
+        )
+        asked = len(chat.bodies)
+        Worker(services.store.jobs, services.handlers).run_until_idle()
+        done = services.queue.status(job.id)
+        assert done is not None and done.status == JobStatus.SUCCEEDED, done and done.error
+        assert done.result is not None and done.result["status"] == "complete"
+        record = ScreeningRepository(services.store.db).latest(fhir_base_url, patient)
+    finally:
+        services.close()
+    assert record is not None
+    assert (record.grader_model, record.grader_version) == ("tiny", "0.0.1")
+    assert record.advice_engine == "deepdr-advice-llm/openai-compatible:tiny-chat"
+    assert len(chat.bodies) == asked + 1
