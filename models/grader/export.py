@@ -49,9 +49,9 @@ def load_trained(checkpoint: Path) -> tuple[GraderNet, TrainConfig]:
     return net, cfg
 
 
-def export_onnx(net: GraderNet, path: Path, tta: str = "none") -> Path:
+def export_onnx(net: GraderNet, path: Path, tta: str = "none", referable: str = "head") -> Path:
     """fp32 ONNX with a dynamic batch axis; outputs in OUTPUT_NAMES order."""
-    model = ProbabilityModel(net, tta=tta).eval()
+    model = ProbabilityModel(net, tta=tta, referable=referable).eval()
     side = net.input_size
     example = torch.zeros(2, 3, side, side)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,9 +162,13 @@ def run_ort(
 
 @torch.no_grad()
 def run_torch(
-    net: GraderNet, x: NDArray[np.float32], tta: str = "none", batch: int = 16
+    net: GraderNet,
+    x: NDArray[np.float32],
+    tta: str = "none",
+    batch: int = 16,
+    referable: str = "head",
 ) -> dict[str, NDArray[np.float32]]:
-    model = ProbabilityModel(net, tta=tta).eval()
+    model = ProbabilityModel(net, tta=tta, referable=referable).eval()
     parts: dict[str, list[NDArray[np.float32]]] = {n: [] for n in OUTPUT_NAMES}
     for i in range(0, len(x), batch):
         outs = model(torch.from_numpy(x[i : i + batch]))

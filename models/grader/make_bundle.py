@@ -1,7 +1,7 @@
 """Build a model bundle from a finished training run.
 
     python -m models.grader.make_bundle --run runs/cpu --name deepdr-effnet-lite0 \
-        --version 1.0.0 [--tta none|flip|flip4] [--out models/grader/bundles]
+        --version 1.0.0 [--tta auto|none|flip|flip4] [--referable auto|head|grade|mean]
 
 Steps: export fp32 ONNX; quantise to int8 (QDQ, calibrated on training images); compare
 torch / ORT fp32 / ORT int8 on the validation splits and keep int8 only if it agrees
@@ -38,9 +38,9 @@ from models.grader.config import REPO_ROOT, TrainConfig, default_data_dir
 from models.grader.data import EYEPACS, SRAHIM, Record, load_records
 from models.grader.evaluate import evaluate
 from models.grader.images import load_image
-from models.grader.metrics import threshold_for_sensitivity, youden_threshold
+from models.grader.metrics import roc_auc, threshold_for_sensitivity, youden_threshold
 from models.grader.model_card import write_model_card
-from models.grader.network import OUTPUT_NAMES
+from models.grader.network import OUTPUT_NAMES, REFERABLE_MODES
 from models.grader.predict import Predictor, prepare
 from models.grader.preprocess import FieldNotFound
 
@@ -96,7 +96,13 @@ def _gate_from_training(records: list[Record], side: int) -> QualityGate:
 
 
 def build(
-    run: Path, out_root: Path, name: str, version: str, tta: str, limit: int | None = None
+    run: Path,
+    out_root: Path,
+    name: str,
+    version: str,
+    tta: str = "auto",
+    referable: str = "auto",
+    limit: int | None = None,
 ) -> Path:
     """`limit` (smoke runs only) keeps that many images per split."""
     import torch
@@ -113,11 +119,7 @@ def build(
     rng = np.random.default_rng(cfg.seed)
     picks = rng.choice(len(train), min(200, len(train)), replace=False)
     calib_recs = [train[i] for i in sorted(picks)]
-    work = Path(tempfile.mkdtemp(prefix="bundle-"))
-    fp32 = export.export_onnx(net, work / "fp32.onnx", tta=tta)
-    calib, _ = _tensors(calib_recs, side)
-    int8 = export.quantize_int8(fp32, work / "int8.onnx", calib)
-    # Agreement on the validation images: torch vs ORT fp32 vs ORT int8.
+    # Validation tensors (serving preprocessing), used for the choices and the agreement.
     xs, bounds, labels = [], {}, []
     offset = 0
     for k, recs in valid.items():
@@ -130,10 +132,18 @@ def build(
     index = np.arange(offset)
     group_masks = {k: (index >= a) & (index < b) for k, (a, b) in bounds.items()}
     y = np.array(labels)
-    out_torch = export.run_torch(net, x_all, tta=tta)
+    sm = group_masks["srahim-valid"]
+    selection = _select(net, x_all[sm], y[sm], tta, referable)
+    tta, referable = selection["tta"], selection["referable"]
+    print(f"chosen on SRahim valid: {selection}", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="bundle-"))
+    fp32 = export.export_onnx(net, work / "fp32.onnx", tta=tta, referable=referable)
+    calib, _ = _tensors(calib_recs, side)
+    int8 = export.quantize_int8(fp32, work / "int8.onnx", calib)
+    # Agreement on the validation images: torch vs ORT fp32 vs ORT int8.
+    out_torch = export.run_torch(net, x_all, tta=tta, referable=referable)
     out_fp32 = export.run_ort(export.ort_session(fp32), x_all)
     out_int8 = export.run_ort(export.ort_session(int8), x_all)
-    sm = group_masks["srahim-valid"]
     ref_th = threshold_for_sensitivity(
         y[sm], out_fp32["referable_prob"][sm], REFERABLE_TARGET_SENSITIVITY
     )
@@ -210,6 +220,8 @@ def build(
         "int8_vs_fp32": agree.as_dict(),
         "shipped": "int8" if use_int8 else "fp32",
         "tta": tta,
+        "referable_output": referable,
+        "selection_on_srahim_valid": selection["table"],
     }
     final = meta.model_copy(update={"metrics": metrics})
     (folder / "metadata.json").write_text(final.model_dump_json(indent=2))
@@ -232,6 +244,30 @@ def _limited(records: list[Record], limit: int | None) -> list[Record]:
             kept[k] = kept.get(k, 0) + 1
             out.append(r)
     return out
+
+
+def _select(net: Any, x: np.ndarray, y: np.ndarray, tta: str, referable: str) -> dict[str, Any]:
+    """Test-time augmentation and referable output, chosen on SRahim valid: the highest
+    referable AUC; ties go to fewer views, then to the dedicated head."""
+    ttas = ("none", "flip", "flip4") if tta == "auto" else (tta,)
+    modes = REFERABLE_MODES if referable == "auto" else (referable,)
+    table: list[dict[str, Any]] = []
+    for t in ttas:
+        out = export.run_torch(net, x, tta=t, referable="head")
+        p_grade = out["grade_probs"][:, 2:].sum(1)
+        candidates = {
+            "head": out["referable_prob"],
+            "grade": p_grade,
+            "mean": 0.5 * (out["referable_prob"] + p_grade),
+        }
+        for m in modes:
+            auc = roc_auc(y, candidates[m])
+            table.append(
+                {"tta": t, "referable": m, "auc": None if np.isnan(auc) else round(auc, 4)}
+            )
+    # max keeps the first of equals: fewest views, then the dedicated head.
+    best = max(table, key=lambda r: -1.0 if r["auc"] is None else float(r["auc"]))
+    return {"tta": best["tta"], "referable": best["referable"], "table": table}
 
 
 def _evaluate_all(predictor: Predictor, work: Path, limit: int | None) -> dict[str, Any]:
@@ -303,13 +339,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", default="deepdr-effnet-lite0")
     ap.add_argument("--version", default="1.0.0")
     ap.add_argument("--out", type=Path, default=REPO_ROOT / "models" / "grader" / "bundles")
-    ap.add_argument("--tta", choices=("none", "flip", "flip4"), default="none")
+    ap.add_argument("--tta", choices=("auto", "none", "flip", "flip4"), default="auto")
+    ap.add_argument("--referable", choices=("auto", *REFERABLE_MODES), default="auto")
     ap.add_argument("--limit", type=int, help="smoke runs only: images per split")
     args = ap.parse_args(argv)
     if not (args.run / "final.pt").is_file():
         print(f"error: {args.run}/final.pt not found (train first)", file=sys.stderr)
         return 2
-    folder = build(args.run, args.out, args.name, args.version, args.tta, args.limit)
+    folder = build(
+        args.run, args.out, args.name, args.version, args.tta, args.referable, args.limit
+    )
     print(f"bundle written to {folder} ({bundle_size(folder) / 1e6:.1f} MB)")
     return 0
 

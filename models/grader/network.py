@@ -165,16 +165,24 @@ TTA_VIEWS: dict[str, tuple[tuple[int, ...], ...]] = {
 }
 
 
+REFERABLE_MODES: tuple[str, ...] = ("head", "grade", "mean")
+"""referable_prob = the referable head, P(ICDR grade >= 2) from the grade head, or their
+mean (chosen on the validation split)."""
+
+
 class ProbabilityModel(nn.Module):
     """Export wrapper: probabilities in OUTPUT_NAMES order, averaged over the test-time
     augmentation views (all views go through the network as one batch)."""
 
-    def __init__(self, net: GraderNet, tta: str = "none") -> None:
+    def __init__(self, net: GraderNet, tta: str = "none", referable: str = "head") -> None:
         super().__init__()
         if tta not in TTA_VIEWS:
             raise ValueError(f"unknown TTA {tta!r}")
+        if referable not in REFERABLE_MODES:
+            raise ValueError(f"unknown referable mode {referable!r}")
         self.net = net
         self.views = TTA_VIEWS[tta]
+        self.referable_mode = referable
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         n, v = x.shape[0], len(self.views)
@@ -184,6 +192,11 @@ class ProbabilityModel(nn.Module):
         scalars = [
             torch.sigmoid(out[k]).reshape(v, n).mean(0) for k in ("referable", "dme", "quality")
         ]
+        p_moderate_or_worse = grade[:, 2:].sum(1)
+        if self.referable_mode == "grade":
+            scalars[0] = p_moderate_or_worse
+        elif self.referable_mode == "mean":
+            scalars[0] = 0.5 * (scalars[0] + p_moderate_or_worse)
         lesion = torch.sigmoid(out["lesion"]).reshape(v, n, -1).mean(0)
         maps = torch.sigmoid(out["lesion_map"])
         chunks = [maps[i * n : (i + 1) * n] for i in range(v)]
