@@ -260,6 +260,7 @@ case(
         "GLY-GOAL-RELAXED",
         "BP-TWO-DRUGS",
         "BP-GOAL-GENERAL",
+        "EX-ADULT",
         "re.en:<7%",
         "re.en:<6.5%",
     ),
