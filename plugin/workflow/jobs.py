@@ -209,8 +209,8 @@ class LazyGrader:
 def screening_job_handlers(services: Services) -> Mapping[str, Handler]:
     """{"screening": handler} when a FHIR server for system work is configured. The grader:
     the one injected in services.extensions[GRADER_EXTENSION] when there is one at job
-    time, else the configured bundle (loaded on first use)."""
-    from models.advice.llm import make_generator
+    time, else the configured one, local or remote (loaded on first use)."""
+    from plugin.inference.llm import configured_generator
     from plugin.observability.audit import AuditingGateway
 
     settings = services.settings
@@ -239,7 +239,7 @@ def screening_job_handlers(services: Services) -> Mapping[str, Handler]:
             store=services.store,
             grader=loaded,
             imaging=settings.imaging,
-            llm=lambda: make_generator(settings.advice.llm),
+            llm=lambda: configured_generator(settings.advice.llm),
             observe_grading=services.metrics.observe_grading,
         )
 

@@ -148,7 +148,12 @@ def _patient(gw: HttpFhirGateway, photos: list[np.ndarray]) -> str:
 
 
 def _settings(
-    tmp_path: Path, fhir_base_url: str, inference_server: str, chat_url: str, bundle: Path
+    tmp_path: Path,
+    fhir_base_url: str,
+    inference_server: str,
+    chat_url: str,
+    bundle: Path,
+    key_line: str = 'api_key_env = "TEST_LLM_KEY"',
 ) -> Settings:
     config = tmp_path / "deepdr.toml"
     config.write_text(
@@ -179,7 +184,7 @@ engine = "llm"
 backend = "openai"
 base_url = "{chat_url}"
 model = "tiny-chat"
-api_key_env = "TEST_LLM_KEY"
+{key_line}
 max_retries = 0
 """,
         encoding="utf-8",
@@ -244,7 +249,6 @@ def test_screening_with_remote_grader_and_remote_language_model(
 
 def test_the_screening_job_grades_with_the_configured_remote_grader(
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     fhir_base_url: str,
     inference_server: str,
     chat_endpoint: tuple[str, ChatLog],
@@ -252,10 +256,12 @@ def test_the_screening_job_grades_with_the_configured_remote_grader(
     photos: list[np.ndarray],
 ) -> None:
     """The app's own path: services from the config, the screening job through the queue
-    and a worker; nothing injected."""
+    and a worker; nothing injected. The endpoint's key is in the config file this time."""
     chat_url, chat = chat_endpoint
-    monkeypatch.setenv("TEST_LLM_KEY", LLM_KEY)
-    settings = _settings(tmp_path, fhir_base_url, inference_server, chat_url, metadata_only_bundle)
+    key_line = f'api_key = "{LLM_KEY}-cfg"'
+    settings = _settings(
+        tmp_path, fhir_base_url, inference_server, chat_url, metadata_only_bundle, key_line
+    )
     services = build_services(settings)
     try:
         for kind, handler in screening_job_handlers(services).items():
@@ -278,4 +284,4 @@ def test_the_screening_job_grades_with_the_configured_remote_grader(
     assert record is not None
     assert (record.grader_model, record.grader_version) == ("tiny", "0.0.1")
     assert record.advice_engine == "deepdr-advice-llm/openai-compatible:tiny-chat"
-    assert len(chat.bodies) == asked + 1
+    assert len(chat.bodies) == asked + 1 and chat.auth[-1] == f"Bearer {LLM_KEY}-cfg"
