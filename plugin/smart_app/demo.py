@@ -24,6 +24,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from plugin.app import create_app
+from plugin.imaging.config import ImagingSettings
 from plugin.local_servers.test_ehr import LocalTestEhr, RegisteredClient, TestEhrSettings
 from plugin.services import Services, build_services
 from plugin.smart_app.runtime import GRADER_EXTENSION_KEY, LAUNCH_PATH, RECOMMENDED_SCOPES
@@ -110,9 +111,12 @@ def serve_demo_ui(
     token_lifetime_s: int = 3600,
     scopes: Sequence[str] = RECOMMENDED_SCOPES,
     settings: Mapping[str, Any] | None = None,
+    imaging: ImagingSettings | None = None,
 ) -> Iterator[DemoUi]:
-    """`grader`: a ready Grader (tests); None: the configured/shipped bundle, or advice only
-    when there is none. `settings`: extra config sections merged over the demo's."""
+    """`grader`: a ready Grader (tests, or the demo's own); None: the configured/shipped
+    bundle, or advice only when there is none. `settings`: extra config sections merged over
+    the demo's. `imaging`: image-source settings as an object (e.g. the demo PACS's
+    credentials, whose secrets a plain mapping could not carry)."""
     with ExitStack() as stack:
         late = _LateApp()
         server: BaseWSGIServer = make_server(
@@ -139,7 +143,10 @@ def serve_demo_ui(
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="deepdr-ui-")))
             store_url = f"sqlite:///{folder / 'app.sqlite3'}"
         data = demo_settings(app_base, ehr, store_url, scopes, settings)
-        services = build_services(_validated(data))
+        validated = _validated(data)
+        if imaging is not None:
+            validated = validated.model_copy(update={"imaging": imaging})
+        services = build_services(validated)
         stack.callback(services.close, 5.0)
         if grader is not None:
             services.extensions[GRADER_EXTENSION_KEY] = grader
@@ -155,3 +162,39 @@ def _validated(data: Mapping[str, Any]) -> Any:
     from plugin.config_loader import settings_from_mapping
 
     return settings_from_mapping(data, source="demo")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m plugin.smart_app.demo`: the bundled FHIR server with the demo patients
+    (photographs as attachments), the test EHR and the app, until Ctrl-C."""
+    import argparse
+    from datetime import date
+
+    from plugin.demo.generate import DEFAULT_SEED, generate_demo
+    from plugin.demo.photos import PhotoLibrary
+    from plugin.demo.run import load_patient
+    from plugin.fhir import HttpFhirGateway
+    from plugin.local_servers.fhir_server import LocalFhirServer
+
+    parser = argparse.ArgumentParser(prog="python -m plugin.smart_app.demo")
+    parser.add_argument("--no-photos", action="store_true", help="attach no photographs")
+    args = parser.parse_args(argv)
+    library = None if args.no_photos else PhotoLibrary.open()
+    with LocalFhirServer() as fhir, HttpFhirGateway(fhir.base_url, timeout_s=60) as gw:
+        for patient in generate_demo(DEFAULT_SEED, date.today(), library):
+            load_patient(gw, patient)
+        with serve_demo_ui(fhir.base_url) as ui:
+            print(f"Open the test EHR: {ui.ehr_home_url}")
+            print("Press a patient's 'DeepDR screening review' button to launch the app.")
+            print("Ctrl-C stops everything.")
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                pass
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -73,8 +73,9 @@ def fetch_image(
     imaging: ImagingSettings,
     token: TokenProvider,
     source_ref: str,
-    image_id: str,
+    image_id: str | None,
 ) -> RetrievedImage:
+    """The image `image_id` of `source_ref`; its first image when `image_id` is None."""
     try:
         rtype, rid = split_ref(source_ref)
     except ValueError:
@@ -85,9 +86,10 @@ def fetch_image(
     ) as fetcher:
         found = fetcher.fetch_resource(resource)
     for img in found.images:
-        if img.image_id == image_id:
+        if image_id is None or img.image_id == image_id:
             return img
-    reason = next((e.reason for e in found.errors if e.image_id == image_id), None)
+    reason = next((e.reason for e in found.errors if image_id in (None, e.image_id)), None)
+    reason = reason or next((s.reason for s in found.skipped), None)
     raise ImageUnavailable(reason or "the image is no longer in the record")
 
 

@@ -210,6 +210,16 @@ def review_result(result: ScreeningResult, grader_problem: str | None) -> dict[s
         }
         for img in result.images.images
     ]
+    if not images:  # not graded (no grader): still let the clinician look at the photographs
+        images = [
+            {
+                "image_id": None,
+                "source_ref": ref.source,
+                "laterality": ref.laterality,
+                "acquired": ref.date.isoformat() if ref.date else None,
+            }
+            for ref in result.record.facts.images[:12]
+        ]
     return {
         "screening_id": result.screening_id,
         "status": result.status,

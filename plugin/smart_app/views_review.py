@@ -195,7 +195,7 @@ def register_review_routes(bp: Blueprint, services: Services, runtime: SmartRunt
                         services.settings.imaging,
                         ctx.token(),
                         str(meta["source_ref"]),
-                        str(meta["image_id"]),
+                        str(meta["image_id"]) if meta.get("image_id") else None,
                     )
             except (ImageUnavailable, FhirError, SmartError) as exc:
                 log.info("image for review unavailable: %s", type(exc).__name__)

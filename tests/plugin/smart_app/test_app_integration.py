@@ -5,6 +5,8 @@ without a grader (advice only, still signable)."""
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 import time
 import uuid
@@ -14,6 +16,7 @@ from urllib.parse import urljoin
 
 import httpx
 import pytest
+from PIL import Image
 
 from plugin.local_servers.test_ehr.user_agent import EhrUserAgent, Redirect
 from plugin.smart_app.demo import DemoUi, serve_demo_ui
@@ -21,8 +24,14 @@ from plugin.smart_app.demo import DemoUi, serve_demo_ui
 pytestmark = pytest.mark.integration
 
 
-def _patient(fhir_base_url: str) -> str:
-    """A diabetic patient with labs but no photographs."""
+def _jpeg() -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), (180, 80, 40)).save(out, format="JPEG")
+    return base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def _patient(fhir_base_url: str, photo: bool = False) -> str:
+    """A diabetic patient with labs (and, when asked, one photograph)."""
     pid = f"app-{uuid.uuid4().hex[:10]}"
     with httpx.Client(base_url=fhir_base_url, timeout=30) as http:
         http.put(
@@ -60,6 +69,16 @@ def _patient(fhir_base_url: str) -> str:
                 },
             },
         ).raise_for_status()
+        if photo:
+            media = {
+                "resourceType": "Media",
+                "status": "completed",
+                "subject": {"reference": f"Patient/{pid}"},
+                "createdDateTime": "2025-01-10",
+                "bodySite": {"coding": [{"system": "http://snomed.info/sct", "code": "8966001"}]},
+                "content": {"contentType": "image/jpeg", "data": _jpeg()},
+            }
+            http.post("/Media", json=media).raise_for_status()
     return pid
 
 
@@ -120,9 +139,13 @@ def test_cookie_and_headers_fit_an_ehr(ui: DemoUi, fhir_base_url: str) -> None:
 def test_without_a_grader_the_advice_is_drafted_and_signable(
     ui: DemoUi, fhir_base_url: str
 ) -> None:
-    pid = _patient(fhir_base_url)
+    pid = _patient(fhir_base_url, photo=True)
     run = launch(ui, pid)
     assert "No grading: the image-grading model is not available" in run.page
+    photo = run.browser.get(run.review_url + "image/0?size=thumb")  # shown, though not graded
+    assert photo.status_code == 200, photo.text
+    assert photo.headers["Content-Type"] == "image/jpeg"
+    assert run.browser.get(run.review_url + "image/1?size=thumb").status_code == 404
     assert "/nonexistent" not in run.page  # no server paths shown to the clinician
     assert (
         'id="sign-button"' in run.page
