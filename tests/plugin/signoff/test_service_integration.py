@@ -3,11 +3,14 @@ referral, the pair kept; every check reads the server back over HTTP."""
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
 
 from fhir_mappers.outbound.signoff import ReferralOrder
 from fhir_mappers.outbound.signoff_resources import SIGNOFF_KEY_SYSTEM
@@ -43,13 +46,16 @@ def store(tmp_path: object) -> Store:
     return open_store(f"sqlite:///{tmp_path}/signoff.sqlite3")
 
 
+APP_KEY = SigningKey.generate("ES384")
+
+
 def service(
     gateway: HttpFhirGateway, store: Store | None = None, signer: bool = False
 ) -> SignoffService:
     return SignoffService(
         gateway,
         clock=lambda: datetime.now(UTC),
-        signer=ContentSigner(SigningKey.generate("ES384"), "deepdr-test") if signer else None,
+        signer=ContentSigner(APP_KEY, "deepdr-test") if signer else None,
         pairs=store.signoff_pairs if store else None,
         pseudonym_key=b"k" * 32,
     )
@@ -89,7 +95,13 @@ def test_sign_makes_final_active_with_provenance_and_keeps_the_pair(
     assert labels == {"AIAST", "CLINAST"}
     provs = _provenances(gateway, refs)
     assert len(provs) == 1
-    assert provs[0]["signature"][0]["sigFormat"] == "application/jose"  # type: ignore[index]
+    signature = provs[0]["signature"][0]  # type: ignore[index]
+    assert signature["sigFormat"] == "application/jose"
+    # Anyone with the app's public key can check who signed what.
+    public = ECKey.import_key(APP_KEY.public_jwk())
+    token = jwt.decode(base64.b64decode(signature["data"]).decode(), public, algorithms=["ES384"])
+    assert token.claims["sub"] == DOCTOR and token.claims["signoff_key"] == result.key
+    assert len(token.claims["content_sha256"]) == 64
     assert state.last is not None and state.last.kind == "signed"
     assert state.last.practitioner == DOCTOR
     pair = store.signoff_pairs.get(result.key)
