@@ -63,6 +63,7 @@ JobHandlerFactory = Callable[["Services"], Mapping[str, Handler]]
 JOB_HANDLER_FACTORIES: tuple[str, ...] = (
     "plugin.services:audit_job_handlers",
     "plugin.smart_app.review_job:review_job_handlers",
+    "plugin.workflow.jobs:screening_job_handlers",
 )
 READINESS_FHIR_TIMEOUT_S = 2.0
 

@@ -41,12 +41,11 @@ from plugin.services import Services
 from plugin.store.image_sources import ImageSourceIndex
 from plugin.store.screenings import ScreeningRepository
 from plugin.workflow.errors import GraderUnavailable
-from plugin.workflow.grader import Grader, load_grader
+from plugin.workflow.grader import GRADER_EXTENSION, Grader, load_grader
 from plugin.workflow.jobs import LazyGrader
 
 log = logging.getLogger(__name__)
 
-GRADER_EXTENSION = "grader"
 CDS_EXTENSION = "cds"
 # The SMART app's EHR launch path under server.public_base_url (the SMART app's LAUNCH_PATH).
 SMART_LAUNCH_PATH = "/smart/launch"

@@ -28,7 +28,6 @@ from models.grader.result import (
     Quality,
 )
 from plugin.app import create_app
-from plugin.cds.wiring import GRADER_EXTENSION
 from plugin.config_loader import settings_from_mapping
 from plugin.imaging.results import RetrievedImage
 from plugin.jobs.worker import Worker
@@ -36,9 +35,8 @@ from plugin.local_servers.cds_client import LocalCdsClient
 from plugin.services import Services, build_services
 from plugin.store import Store, open_store
 from plugin.web.blueprints import BLUEPRINT_FACTORIES
-from plugin.workflow.grader import load_grader
-from plugin.workflow.jobs import SCREENING_JOB, ScreeningJob, screening_handler
-from plugin.workflow.service import ScreeningService
+from plugin.workflow.grader import GRADER_EXTENSION
+from plugin.workflow.jobs import SCREENING_JOB
 
 SNOMED = "http://snomed.info/sct"
 TOKEN = "hook-access-token-7c41e9"  # the hook's FHIR token in integration tests
@@ -272,18 +270,10 @@ def running_app(
     grader: Any = TinyGrader() if inject_grader else None
     if grader is not None:
         services.extensions[GRADER_EXTENSION] = grader
-    system_fhir = services.system_fhir
-    assert system_fhir is not None
-
-    job_grader = grader or load_grader(services.settings.grader.bundle)
-
-    def make_service(job: ScreeningJob) -> ScreeningService:
-        return ScreeningService(system_fhir, store=services.store, grader=job_grader)
-
-    # The job must grade with the same model as the hooks (the cache is keyed by it): ours
-    # replaces any handler the services registered from the configuration.
-    services.handlers._handlers.pop(SCREENING_JOB, None)  # noqa: SLF001 (test wiring)
-    services.handlers.register(SCREENING_JOB, screening_handler(make_service))
+    # The screening job is the one the services registered from the configuration (the
+    # workflow's handler): it grades with the injected grader, as the hooks do (the cache is
+    # keyed by the model), else with the configured bundle.
+    assert SCREENING_JOB in services.handlers
     app = create_app(
         services=services,
         blueprints=BLUEPRINT_FACTORIES,  # the registry holds ours

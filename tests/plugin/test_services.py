@@ -1,0 +1,40 @@
+"""build_services: the job handlers it registers from JOB_HANDLER_FACTORIES."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from plugin.config_loader import settings_from_mapping
+from plugin.services import Services, build_services
+from plugin.workflow.jobs import SCREENING_JOB
+
+BuildServices = Callable[..., Services]
+
+
+@pytest.fixture
+def make_services(tmp_path: Path) -> Iterator[BuildServices]:
+    built: list[Services] = []
+
+    def make(config: dict[str, Any] | None = None) -> Services:
+        config = dict(config or {})
+        config.setdefault("store", {"url": f"sqlite:///{tmp_path}/services.sqlite3"})
+        config.setdefault("jobs", {"in_process_workers": False})
+        services = build_services(settings_from_mapping(config))
+        built.append(services)
+        return services
+
+    yield make
+    for services in built:
+        services.close(timeout_s=1)
+
+
+def test_the_screening_job_is_registered_when_a_system_fhir_server_is_configured(
+    make_services: BuildServices,
+) -> None:
+    assert SCREENING_JOB not in make_services().handlers  # no fhir.base_url: no credentials
+    services = make_services({"fhir": {"base_url": "http://127.0.0.1:9/fhir"}})
+    assert SCREENING_JOB in services.handlers
