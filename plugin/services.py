@@ -14,6 +14,7 @@ Seams for other parts (add to them rather than editing build_services):
 - services.readiness.add(Check(...)): more /readyz checks (e.g. a remote LLM).
 - services.extensions: a dict for services others build (CDS router, SMART client...).
 - services.fhir_gateway(base_url, token, actor): an audited gateway for a user's calls.
+- services.add_closer(fn): run `fn` when the services close (a runtime's pools, clients).
 """
 
 from __future__ import annotations
@@ -106,6 +107,15 @@ class Services:
             self.worker.start()
             return self.worker
 
+    def add_closer(self, close: Callable[[], None]) -> None:
+        """Registers `close` to run at `close()` (last added, first run). Added after the
+        services were closed, it runs at once: nothing registered late is leaked."""
+        with self._lock:
+            if not self._closed:
+                self._closers.append(close)
+                return
+        close()
+
     def wake_workers(self) -> None:
         if self.worker is not None:
             self.worker.wake()
@@ -195,7 +205,7 @@ def _wire(settings: Settings, store: Store) -> Services:
     waker.target = services.wake_workers
     services.system_fhir = system_fhir_gateway(settings)
     if isinstance(services.system_fhir, HttpFhirGateway):
-        services._closers.append(services.system_fhir.close)
+        services.add_closer(services.system_fhir.close)
     _add_readiness_checks(services)
     for name in JOB_HANDLER_FACTORIES:
         for kind, handler in load_object(name)(services).items():
@@ -256,7 +266,7 @@ def _add_readiness_checks(services: Services) -> None:
         probe_gateway = HttpFhirGateway(
             settings.fhir.base_url, timeout_s=READINESS_FHIR_TIMEOUT_S, max_retries=0
         )
-        services._closers.append(probe_gateway.close)
+        services.add_closer(probe_gateway.close)
         services.readiness.add(fhir_check(probe_gateway.capabilities))
 
 

@@ -176,7 +176,7 @@ def create_cds_hooks_blueprint(services: Services) -> Blueprint | None:
         return None
     runtime = build_runtime(services)
     services.extensions[CDS_EXTENSION] = runtime
-    services._closers.append(runtime.close)  # noqa: SLF001 (Services has no public hook yet)
+    services.add_closer(runtime.close)
     verifier = CdsJwtVerifier(
         JwtPolicy(issuers=settings.cds.issuers, clock_skew_s=settings.cds.clock_skew_s),
         replay_cache=services.store.replay_cache,

@@ -38,3 +38,23 @@ def test_the_screening_job_is_registered_when_a_system_fhir_server_is_configured
     assert SCREENING_JOB not in make_services().handlers  # no fhir.base_url: no credentials
     services = make_services({"fhir": {"base_url": "http://127.0.0.1:9/fhir"}})
     assert SCREENING_JOB in services.handlers
+
+
+def test_closers_run_once_last_added_first_and_late_ones_at_once(
+    make_services: BuildServices,
+) -> None:
+    services = make_services()
+    ran: list[str] = []
+    services.add_closer(lambda: ran.append("first"))
+    services.add_closer(lambda: ran.append("second"))
+
+    def broken() -> None:
+        ran.append("broken")
+        raise RuntimeError("a pool that fails to close")
+
+    services.add_closer(broken)
+    services.close()
+    services.close()
+    assert ran == ["broken", "second", "first"]  # a failing closer stops none of the others
+    services.add_closer(lambda: ran.append("late"))
+    assert ran[-1] == "late"

@@ -51,3 +51,29 @@ def test_the_smart_link_points_at_the_apps_launch_route() -> None:
     from plugin.smart_app.runtime import LAUNCH_PATH
 
     assert SMART_LAUNCH_PATH == LAUNCH_PATH
+
+
+def test_closing_the_services_closes_the_cds_runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plugin.cds.wiring import CdsRuntime
+    from plugin.workflow.grader import GRADER_EXTENSION
+
+    closed: list[CdsRuntime] = []
+    monkeypatch.setattr(CdsRuntime, "close", lambda self: closed.append(self))
+    services = build_services(
+        settings_from_mapping(
+            {
+                "store": {"url": f"sqlite:///{tmp_path}/s.sqlite3"},
+                "cds": {
+                    "issuers": [{"iss": "https://ehr.test", "jwks_url": "http://127.0.0.1:9/j"}]
+                },
+            }
+        )
+    )
+    services.extensions[GRADER_EXTENSION] = object()  # no bundle load in the background
+    try:
+        assert create_cds_hooks_blueprint(services) is not None
+    finally:
+        services.close()
+    assert closed == [services.extensions["cds"]]
