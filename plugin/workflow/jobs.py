@@ -241,6 +241,7 @@ def screening_job_handlers(services: Services) -> Mapping[str, Handler]:
             imaging=settings.imaging,
             llm=lambda: configured_generator(settings.advice.llm),
             observe_grading=services.metrics.observe_grading,
+            default_population=settings.advice.population,
         )
 
     return {SCREENING_JOB: screening_handler(make_service)}

@@ -11,8 +11,8 @@ requires a category) get the next form listed.
 
 Required searches (Patient, Condition, Observation, MedicationRequest) fail the read when
 they fail: advice drafted on a record missing its diagnoses or labs would be wrong. The
-others (statements, images, our prior reports) are recorded as warnings when the server
-does not offer them or refuses us.
+others (statements, procedures, images, our prior reports) are recorded as warnings when
+the server does not offer them or refuses us.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ RECORD_SEARCHES: tuple[RecordSearch, ...] = (
     ),
     RecordSearch("MedicationRequest", required=True),
     RecordSearch("MedicationStatement"),
+    # Retinal exams (CMS131 procedures, CPT) and palliative / hospice care; newest first.
+    RecordSearch("Procedure", forms=((("_sort", "-date"),), ())),
     RecordSearch("ImagingStudy"),
     RecordSearch("Media"),
     RecordSearch("DocumentReference"),

@@ -21,7 +21,7 @@ from fhir_mappers.outbound import ReferralForFhir
 from fhir_mappers.outbound.identifiers import digest, screening_key
 from models.advice import AdviceContext, AdviceDraft, Engine, KnowledgeBase, Lang, advise
 from models.advice.llm import LlmUnavailable, TextGenerator
-from models.clinical_facts import ClinicalFacts
+from models.clinical_facts import ClinicalFacts, Population
 from models.grader.result import PatientGrading
 from plugin.fhir.gateway import FhirGateway
 from plugin.imaging.config import ImagingSettings
@@ -92,13 +92,16 @@ class ScreeningService:
         clock: Clock = utc_now,
         write_max_entries: int | None = None,
         observe_grading: GradingObserver | None = None,
+        default_population: Population | None = None,
     ) -> None:
         """`gateway`: the FHIR server to read and write (its base URL names the patient's
         server in the screening records). `fhir_token`: the same server's token, sent to
         image URLs on its origin. `llm`: builds the language model for engine llm, once,
         when first needed. `write_max_entries`: split write-back transactions (None: one
         transaction, split only if the server refuses it). `observe_grading`: receives the
-        seconds per graded image (e.g. Metrics.observe_grading)."""
+        seconds per graded image (e.g. Metrics.observe_grading). `default_population`: the
+        deployment's BMI population (settings.advice.population) for records that do not
+        say; the record and the advice context come first."""
         self.gateway = gateway
         self.store = store
         self.grader = grader
@@ -111,6 +114,7 @@ class ScreeningService:
         self._clock = clock
         self._write_max_entries = write_max_entries
         self._observe_grading = observe_grading
+        self._default_population = default_population
 
     # --- steps -----------------------------------------------------------------------------
 
@@ -156,7 +160,14 @@ class ScreeningService:
     ) -> AdviceDraft:
         generator = self._generator() if engine == Engine.LLM else None
         return advise(
-            facts, grading, context, lang=lang, engine=engine, generator=generator, kb=self._kb
+            facts,
+            grading,
+            context,
+            lang=lang,
+            engine=engine,
+            generator=generator,
+            kb=self._kb,
+            default_population=self._default_population,
         )
 
     def write_back(

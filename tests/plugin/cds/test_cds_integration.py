@@ -280,6 +280,35 @@ def test_null_prefetch_means_no_data(app: Any, client: LocalCdsClient, ehr: Ehr)
     assert cards == []  # no diabetes on record: nothing due, nothing to say
 
 
+@pytest.mark.parametrize("mode", [PrefetchMode.PRESENT, PrefetchMode.MISSING])
+def test_a_retinal_exam_procedure_on_the_server_settles_screening_due(
+    app: Any, client: LocalCdsClient, ehr: Ehr, kit: Any, mode: PrefetchMode
+) -> None:
+    """The Procedure prefetch template (patient + exam codes) on the real server, sent by
+    the client or fetched by us: a recent exam means nothing is due; an old one is named."""
+
+    def exam(patient: str, days_ago: int) -> None:
+        ehr.fhir.create(
+            {
+                "resourceType": "Procedure",
+                "status": "completed",
+                "code": {"coding": [{"system": "http://snomed.info/sct", "code": "722161008"}]},
+                "subject": {"reference": patient},
+                "performedDateTime": kit.recent(days_ago),
+            }
+        )
+
+    recent = ehr.patient()
+    exam(recent, 60)
+    assert cards_of(client.call(PATIENT_VIEW_ID, ehr.body(recent, mode))) == []
+    old = ehr.patient()
+    exam(old, 400)
+    (due,) = cards_of(client.call(PATIENT_VIEW_ID, ehr.body(old, mode)))
+    assert due["summary"] == (
+        f"Diabetic retinopathy screening due: last retinal exam on record {kit.recent(400)}"
+    )
+
+
 def test_a_missing_patient_that_cannot_be_fetched_is_412(
     app: Any, client: LocalCdsClient, ehr: Ehr
 ) -> None:

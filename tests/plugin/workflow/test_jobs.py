@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from models.advice import Lang
+from models.clinical_facts import Population
 from models.grader.result import ModelInfo
-from plugin.config import BearerFhirAuth, FhirSettings, Settings
+from plugin.config import AdviceConfig, BearerFhirAuth, FhirSettings, Settings
 from plugin.jobs import HandlerRegistry, JobQueue, Worker
 from plugin.store import Store
 from plugin.store.jobs import JobStatus
@@ -183,6 +184,45 @@ def test_handlers_from_services_only_for_the_configured_server(
     done = queue.status(graded.id)
     assert done is not None and done.status == JobStatus.SUCCEEDED, done
     assert grader.graded_count == 1
+
+
+def test_the_job_drafts_advice_with_the_deployment_population(
+    kit: Any, store: Store, gateway: Any
+) -> None:
+    settings = Settings(
+        fhir=FhirSettings(base_url=gateway.base_url),
+        advice=AdviceConfig(population=Population.CHINESE),
+    )
+    services = SimpleNamespace(
+        settings=settings,
+        system_fhir=gateway,
+        store=store,
+        metrics=SimpleNamespace(observe_grading=lambda model, seconds, outcome: None),
+        audit=store.audit,
+        extensions={GRADER_EXTENSION: kit.FakeGrader()},
+    )
+    handlers = HandlerRegistry()
+    for kind, handler in screening_job_handlers(services).items():  # type: ignore[arg-type]
+        handlers.register(kind, handler)
+    rec = kit.make_record(gateway, {"right": (20, 0, 0)})
+    gateway.create(
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "39156-5"}]},
+            "subject": {"reference": rec.patient_ref},
+            "effectiveDateTime": "2026-02-01",
+            "valueQuantity": {"value": 24.5, "unit": "kg/m2", "code": "kg/m2"},
+        }
+    )
+    request = ScreeningJob(patient_ref=rec.patient_ref, fhir_base=gateway.base_url, write=False)
+    job = enqueue_screening(JobQueue(store.jobs, handlers), request, model=MODEL)
+    run_jobs(store, handlers)
+    assert store.jobs.get(job.id).status == JobStatus.SUCCEEDED  # type: ignore[union-attr]
+    stored = ScreeningService(gateway, store=store).latest(rec.patient_ref)
+    assert stored is not None and stored.advice is not None
+    # BMI 24.5 is overweight by the Chinese cut-off (24), not by the ADA general one (25).
+    assert "WT-LOSS-CHINESE" in [item["rule_id"] for item in stored.advice["items"]]
 
 
 def test_payloads_never_take_a_token() -> None:

@@ -125,6 +125,37 @@ def test_prior_reports_are_ours_only_and_inform_the_advice_context(kit: Any) -> 
     assert advice_context(got).last_eye_exam == date(2025, 12, 24)
 
 
+def procedure(patient: str, code: str, performed: str, status: str = "completed") -> dict[str, Any]:
+    return {
+        "resourceType": "Procedure",
+        "status": status,
+        "code": {"coding": [{"system": codes.SNOMED, "code": code}]},
+        "subject": {"reference": patient},
+        "performedDateTime": performed,
+    }
+
+
+@pytest.mark.parametrize("gateway_kind", ["server-like", "strict"])
+def test_procedures_reach_the_facts_eye_exam_and_end_of_life_care(
+    kit: Any, gateway_kind: str
+) -> None:
+    gw = kit.ServerLikeGateway() if gateway_kind == "server-like" else InMemoryFhirGateway()
+    rec = kit.make_record(gw)
+    exam = gw.create(procedure(rec.patient_ref, "722161008", "2025-10-14")).reference
+    hospice = gw.create(procedure(rec.patient_ref, "385763009", "2026-01-20", "in-progress"))
+    gw.create(procedure("Patient/someone-else", "722161008", "2026-02-01"))
+    got = read_record(gw, rec.patient_ref, TODAY)
+    eye = got.facts.last_eye_exam
+    assert eye is not None and (eye.source, eye.kind, eye.date) == (
+        exam,
+        "Procedure",
+        date(2025, 10, 14),
+    )
+    life = got.facts.limited_life_expectancy
+    assert life is not None and life.source == hospice.reference
+    assert got.warnings == ()
+
+
 def test_build_record_from_prefetched_resources_keeps_only_the_patient(kit: Any) -> None:
     patient = {"resourceType": "Patient", "id": "p1", "birthDate": "1970-01-01"}
     mine = our_report("Patient/p1", "2025-06-01")

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from models.advice import Engine, Lang
+from models.clinical_facts import Population
 from models.grader.result import Laterality
 from plugin.fhir.errors import FhirAuthError, FhirInvalid
 from plugin.fhir.gateway import JSON, SearchParams, SearchResult, TransactionResult
@@ -240,6 +241,31 @@ def test_write_referral_and_chinese_advice(
     )
     plan = gateway.read("CarePlan", result.written.references["care-plan"].split("/")[1])
     assert plan["language"] == "zh" and plan["title"] == "糖尿病管理建议（AI草稿）"
+
+
+def bmi(patient_ref: str, value: float) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "39156-5"}]},
+        "subject": {"reference": patient_ref},
+        "effectiveDateTime": "2026-02-01",
+        "valueQuantity": {"value": value, "unit": "kg/m2", "code": "kg/m2"},
+    }
+
+
+def test_the_deployment_population_sets_the_bmi_cut_offs_when_the_record_is_silent(
+    kit: Any, gateway: Any, store: Store
+) -> None:
+    rec = kit.make_record(gateway)
+    gateway.create(bmi(rec.patient_ref, 24.5))  # overweight by the Chinese cut-off (24) only
+    options = ScreeningOptions(grade=False, write=False)
+    general = service(gateway, store).screen(rec.patient_ref, options).advice
+    chinese = service(gateway, store, default_population=Population.CHINESE).screen(
+        rec.patient_ref, options
+    )
+    assert general is not None and "WT-LOSS-CHINESE" not in general.rule_ids
+    assert chinese.advice is not None and "WT-LOSS-CHINESE" in chinese.advice.rule_ids
 
 
 class _Echo:
