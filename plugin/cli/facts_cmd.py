@@ -12,7 +12,15 @@ import argparse
 from datetime import date
 
 from fhir_mappers.inbound import FhirInputError, clinical_facts_from_fhir
-from models.clinical_facts import ClinicalFacts, ConditionFact
+from models.clinical_facts import (
+    AlcoholFact,
+    ClinicalFacts,
+    ConditionFact,
+    EyeExamFact,
+    FrailtyFact,
+    HypoglycaemiaFact,
+    PopulationFact,
+)
 from plugin.cli.common import EXIT_OK, CliError, print_json, read_json_file
 
 MEASUREMENT_LABELS: dict[str, str] = {
@@ -123,6 +131,7 @@ def render_facts(facts: ClinicalFacts) -> str:
     s = facts.smoking
     smoking = f"{s.status.value} ({s.date or 'undated'})  <- {s.source}" if s else "not recorded"
     lines.append(f"  {'Smoking':<24}{smoking}")
+    lines += _advice_fact_lines(facts)
     lines.append("Measurements (latest)")
     if not facts.measurements:
         lines.append("  none")
@@ -136,6 +145,9 @@ def render_facts(facts: ClinicalFacts) -> str:
         src = " + ".join(m.derived_from) if m.derived_from else m.source
         label = MEASUREMENT_LABELS.get(name, name)
         lines.append(f"  {label:<20}{value + sent:<36}{m.date or 'undated'}  <- {src}")
+    if facts.conflicting:
+        names = ", ".join(MEASUREMENT_LABELS.get(n, n) for n in facts.conflicting)
+        lines.append(f"  Conflicting same-day results: {names} (see warnings)")
     lines.append("Current medications")
     if not facts.medications:
         lines.append("  none")
@@ -151,3 +163,72 @@ def render_facts(facts: ClinicalFacts) -> str:
         lines.append(f"Warnings ({len(facts.warnings)})")
         lines += [f"  - {w}" for w in facts.warnings]
     return "\n".join(lines)
+
+
+def _line(label: str, text: str | None) -> str:
+    return f"  {label:<24}{text or 'not recorded'}"
+
+
+def _sourced(text: str, when: date | None, code: str | None, source: str) -> str:
+    coded = f"  [{code}]" if code else ""
+    return f"{text} ({when or 'undated'}){coded}  <- {source}"
+
+
+def _frailty(f: FrailtyFact | None) -> str | None:
+    if f is None:
+        return None
+    if not f.present:
+        text = "no"
+    else:
+        text = f.severity.value if f.severity else "yes"
+    if f.score is not None:
+        text += f", Clinical Frailty Scale {_num(f.score)}"
+    return _sourced(text, f.date, f.code, f.source)
+
+
+def _hypoglycaemia(h: HypoglycaemiaFact | None) -> str | None:
+    if h is None:
+        return None
+    text = "yes" + (", with coma" if h.coma else "")
+    if h.count > 1:
+        text += f", {h.count} records (latest shown)"
+    return _sourced(text, h.date, h.code, h.source)
+
+
+def _alcohol(a: AlcoholFact | None) -> str | None:
+    if a is None:
+        return None
+    details = []
+    if a.drinks_per_day is not None:
+        details.append(f"{_num(a.drinks_per_day)} drinks/day")
+    if a.audit_c is not None:
+        details.append(f"AUDIT-C {_num(a.audit_c)}")
+    text = a.use.value + (f", {', '.join(details)}" if details else "")
+    return _sourced(text, a.date, a.code, a.source)
+
+
+def _population(p: PopulationFact | None) -> str | None:
+    if p is None:
+        return None
+    return f"{p.population.value} ({p.basis})  <- {p.source}"
+
+
+def _eye_exam(e: EyeExamFact | None) -> str | None:
+    if e is None:
+        return None
+    finding = {True: ", retinopathy", False: ", no retinopathy", None: ""}[e.retinopathy]
+    coded = f"  [{e.code}]" if e.code else ""
+    return f"{e.date or 'undated'} {e.kind}{finding}{coded}  <- {e.source}"
+
+
+def _advice_fact_lines(facts: ClinicalFacts) -> list[str]:
+    """What the advice reads besides conditions and labs (frailty, hypoglycaemia, ...)."""
+    life = facts.limited_life_expectancy
+    return [
+        _line("Frailty", _frailty(facts.frailty)),
+        _line("Hypoglycaemia", _hypoglycaemia(facts.hypoglycaemia)),
+        _condition_line("Limited life expectancy", life),
+        _line("Alcohol", _alcohol(facts.alcohol)),
+        _line("BMI population", _population(facts.population)),
+        _line("Last eye exam", _eye_exam(facts.last_eye_exam)),
+    ]

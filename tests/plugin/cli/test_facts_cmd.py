@@ -5,12 +5,26 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from models.clinical_facts import ClinicalFacts
+from models.clinical_facts import (
+    AlcoholFact,
+    AlcoholUse,
+    ClinicalFacts,
+    ConditionFact,
+    EyeExamFact,
+    FrailtyFact,
+    FrailtySeverity,
+    HypoglycaemiaFact,
+    Measurement,
+    Population,
+    PopulationFact,
+)
+from plugin.cli.facts_cmd import render_facts
 from plugin.cli.main import main
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fhir_mappers" / "inbound" / "fixtures"
@@ -137,3 +151,53 @@ def test_console_script_never_prints_a_traceback(tmp_path: Path) -> None:
         proc.stderr.strip() == f"deepdr-fhir facts: {bad}: malformed Bundle: entry is not an array"
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_text_shows_what_the_advice_reads_beyond_conditions_and_labs() -> None:
+    facts = ClinicalFacts(
+        patient_ref="Patient/p1",
+        as_of=date(2026, 3, 2),
+        frailty=FrailtyFact(
+            source="Observation/cfs",
+            date=date(2025, 12, 1),
+            severity=FrailtySeverity.SEVERE,
+            score=7,
+            code="763264000",
+        ),
+        hypoglycaemia=HypoglycaemiaFact(
+            source="Condition/h", date=date(2024, 8, 1), code="E16.0", coma=True, count=2
+        ),
+        limited_life_expectancy=ConditionFact(source="Procedure/hospice", code="385763009"),
+        alcohol=AlcoholFact(
+            source="Observation/a", date=date(2025, 5, 5), use=AlcoholUse.HEAVY, drinks_per_day=3
+        ),
+        population=PopulationFact(
+            source="Patient/p1", population=Population.CHINESE, basis="address country CN"
+        ),
+        last_eye_exam=EyeExamFact(
+            source="Procedure/exam",
+            date=date(2025, 10, 14),
+            kind="Procedure",
+            code="2023F",
+            retinopathy=False,
+        ),
+        measurements={"hba1c": Measurement(source="Observation/1", value=8.1, unit="%")},
+        conflicting=("hba1c",),
+    )
+    lines = {line[2:26].strip(): line[26:] for line in render_facts(facts).splitlines()}
+    assert lines["Frailty"] == (
+        "severe, Clinical Frailty Scale 7 (2025-12-01)  [763264000]  <- Observation/cfs"
+    )
+    assert lines["Hypoglycaemia"] == (
+        "yes, with coma, 2 records (latest shown) (2024-08-01)  [E16.0]  <- Condition/h"
+    )
+    assert lines["Limited life expectancy"] == "yes  [385763009]  <- Procedure/hospice"
+    assert lines["Alcohol"] == "heavy, 3 drinks/day (2025-05-05)  <- Observation/a"
+    assert lines["BMI population"] == "chinese (address country CN)  <- Patient/p1"
+    assert lines["Last eye exam"] == (
+        "2025-10-14 Procedure, no retinopathy  [2023F]  <- Procedure/exam"
+    )
+    assert "  Conflicting same-day results: HbA1c (see warnings)" in render_facts(facts)
+    silent = render_facts(ClinicalFacts(patient_ref="Patient/p2", as_of=date(2026, 3, 2)))
+    assert "  Frailty                 not recorded" in silent
+    assert "Last eye exam           not recorded" in silent and "Conflicting" not in silent
