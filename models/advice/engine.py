@@ -47,10 +47,10 @@ def _facts_used(
     rule: Rule, used: frozenset[str], variables: dict[str, Var]
 ) -> tuple[FactUsed, ...]:
     names: list[str] = []
-    for n in (*sorted(used), *rule.spec.uses, *sorted(rule.placeholders)):
-        n = DISPLAY_ONLY.get(n, n)
-        if n in variables and n not in names:
-            names.append(n)
+    for placeholder in (*sorted(used), *rule.spec.uses, *sorted(rule.placeholders)):
+        for n in DISPLAY_ONLY.get(placeholder, (placeholder,)):
+            if n in variables and n not in names:
+                names.append(n)
     return tuple(variables[n].fact_used(n) for n in names)
 
 
@@ -66,7 +66,7 @@ def build_draft(
     population when neither the context nor the record says (AdviceSettings.population)."""
     kb = kb or load_knowledge_base()
     variables = build_variables(facts, grading, context or AdviceContext(), default_population)
-    shown = display_values(variables)
+    shown = display_values(variables, lang)
     items: list[AdviceItem] = []
     for rule, used in fire_rules(kb, variables):
         text = render_template(rule.spec.text.get(lang), shown, lang)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from models.advice.types import AdviceContext, FactUsed
+from models.advice.types import AdviceContext, FactUsed, Lang
 from models.clinical_facts import (
     AlcoholUse,
     ClinicalFacts,
@@ -123,12 +123,29 @@ VARIABLES: dict[str, str] = {
     **{n: "str" for n in _STR_OTHER},
 }
 
-# Derived display values templates may use besides the variables themselves.
-DISPLAY_ONLY: dict[str, str] = {
-    "hba1c_mmol_mol": "hba1c",
-    "ldl_mg_dl": "ldl",
-    "triglycerides_mg_dl": "triglycerides",
-    "fasting_glucose_mg_dl": "fasting_glucose",
+# Derived display values templates may use besides the variables themselves, with the
+# variables each one shows.
+DISPLAY_ONLY: dict[str, tuple[str, ...]] = {
+    "hba1c_mmol_mol": ("hba1c",),
+    "ldl_mg_dl": ("ldl",),
+    "triglycerides_mg_dl": ("triglycerides",),
+    "fasting_glucose_mg_dl": ("fasting_glucose",),
+    # The reading as a phrase that states only what is known: "Blood pressure 152/84 mmHg",
+    # "Diastolic blood pressure 92 mmHg (systolic not recorded)". A rule that fires on
+    # either value must not print "unknown/92".
+    "blood_pressure": ("sbp", "dbp"),
+}
+_BLOOD_PRESSURE: dict[Lang, dict[str, str]] = {
+    Lang.EN: {
+        "both": "Blood pressure {sbp}/{dbp} mmHg",
+        "sbp": "Systolic blood pressure {sbp} mmHg (diastolic not recorded)",
+        "dbp": "Diastolic blood pressure {dbp} mmHg (systolic not recorded)",
+    },
+    Lang.ZH: {
+        "both": "血压{sbp}/{dbp} mmHg",
+        "sbp": "收缩压{sbp} mmHg（舒张压未记录）",
+        "dbp": "舒张压{dbp} mmHg（收缩压未记录）",
+    },
 }
 
 
@@ -285,7 +302,7 @@ def _record_variables(
         out["last_eye_exam_retinopathy"] = Var(exam.retinopathy, source=exam.source, when=exam.date)
 
 
-def display_values(variables: dict[str, Var]) -> dict[str, str]:
+def display_values(variables: dict[str, Var], lang: Lang = Lang.EN) -> dict[str, str]:
     """Formatted strings for templates: '7.9', '63' (HbA1c mmol/mol), '2.6' ..."""
     out: dict[str, str] = {}
     for name, var in variables.items():
@@ -299,6 +316,10 @@ def display_values(variables: dict[str, Var]) -> dict[str, str]:
         out["triglycerides_mg_dl"] = f"{round(float(variables['triglycerides'].value) * 88.57):d}"
     if "fasting_glucose" in variables:
         out["fasting_glucose_mg_dl"] = f"{round(float(variables['fasting_glucose'].value) * 18):d}"
+    known = [n for n in ("sbp", "dbp") if n in out]
+    if known:
+        form = "both" if len(known) == 2 else known[0]
+        out["blood_pressure"] = _BLOOD_PRESSURE[lang][form].format(**out)
     return out
 
 
