@@ -217,26 +217,45 @@ class CdsSettings(_Section):
 # --- SMART ----------------------------------------------------------------------------------
 
 
+SMART_RECOMMENDED_SCOPES: tuple[str, ...] = (
+    "openid",
+    "fhirUser",
+    "online_access",
+    # Reading the record and the photographs (patient in context).
+    "patient/Patient.r",
+    "patient/Condition.rs",
+    "patient/Observation.rs",
+    "patient/MedicationRequest.rs",
+    "patient/MedicationStatement.rs",
+    "patient/ImagingStudy.rs",
+    "patient/Media.rs",
+    "patient/DocumentReference.rs",
+    "patient/DiagnosticReport.rs",
+    "patient/ServiceRequest.rs",
+    "user/Medication.r",
+    "user/Endpoint.r",
+    "user/Practitioner.r",
+    # Writing as the clinician: the preliminary result, then its sign-off.
+    "user/Device.crs",
+    "user/DiagnosticReport.cru",
+    "user/Observation.cru",
+    "user/CarePlan.cru",
+    "user/ServiceRequest.cru",
+    "user/Provenance.crs",
+)
+"""What the SMART review app asks for (v2 syntax; translated for v1-only servers): read the
+record and photographs of the patient in context, write preliminary results and their
+sign-off as the clinician. Granted less, the app degrades (plugin.smart_app.capabilities).
+The `launch` scope is added for EHR launches by the launch code itself."""
+
+
 class SmartSettings(_Section):
     client_id: str | None = None  # None: the SMART app is not enabled
     client_auth: Literal["public", "client_secret_basic", "private_key_jwt"] = "public"
     client_secret: SecretStr | None = None
     private_key_path: Path | None = None
     signing_alg: Literal["RS384", "ES384"] = "RS384"
-    scopes: tuple[str, ...] = (
-        "openid",
-        "fhirUser",
-        "launch",
-        "patient/Patient.r",
-        "patient/Condition.rs",
-        "patient/Observation.rs",
-        "patient/MedicationRequest.rs",
-        "patient/ImagingStudy.rs",
-        "patient/DiagnosticReport.cru",
-        "patient/CarePlan.cru",
-        "patient/ServiceRequest.c",
-        "patient/Provenance.c",
-    )
+    scopes: tuple[str, ...] = SMART_RECOMMENDED_SCOPES
     # FHIR base URLs an EHR launch may name as `iss`; None: any (development only).
     allowed_issuers: tuple[str, ...] | None = None
     redirect_path: str = Field(default="/smart/callback", pattern=r"^/[A-Za-z0-9/_\-.]*$")

@@ -7,7 +7,9 @@ instead (no server), e.g. to try `deepdr-fhir facts DIR/01-type1-young.json`."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from plugin.local_servers.fhir_server import LocalServerError
 from plugin.store import StoreError
 
 EXIT_ENVIRONMENT = 1
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,7 +43,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-dicomweb", action="store_true", help="keep every photograph as an attachment"
     )
+    serve = p.add_mutually_exclusive_group()
+    serve.add_argument(
+        "--serve",
+        dest="serve",
+        action="store_true",
+        default=None,
+        help="afterwards keep the servers running with the SMART app and a test EHR, and print "
+        "the URL to launch the app as an EHR would (default when run in a terminal)",
+    )
+    serve.add_argument("--no-serve", dest="serve", action="store_false", help="exit when done")
     p.set_defaults(func=run)
+
+
+def _wait_for_ctrl_c(ehr_home_url: str, app_base_url: str) -> None:
+    print(
+        f"\nOpen {ehr_home_url} to launch the DeepDR-FHIR app from the test EHR "
+        f"(the app runs at {app_base_url}). Press Ctrl-C to stop.",
+        flush=True,
+    )
+    stop = threading.Event()
+    # Explicit handlers: a background job started by a non-interactive shell inherits
+    # SIGINT as ignored, and service managers send SIGTERM.
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _should_serve(args: argparse.Namespace) -> bool:
+    if args.serve is not None:
+        return bool(args.serve)
+    return not args.json and sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,8 +100,11 @@ def run(args: argparse.Namespace) -> int:
             json_output=args.json,
             library=library,
             dicomweb=not args.no_dicomweb,
+            serve_ui=_wait_for_ctrl_c if _should_serve(args) else None,
         )
     except (LocalServerError, FhirError, StowError, StoreError) as exc:
         print(f"deepdr-fhir demo: {exc}", file=sys.stderr)
         return EXIT_ENVIRONMENT
+    if not args.json:
+        print("Servers stopped.")
     return EXIT_OK

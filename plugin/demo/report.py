@@ -139,7 +139,7 @@ def footer(library: PhotoLibrary | None, run: DemoRun) -> str:
     if stages:
         shown = ", ".join(f"{stage} {ms:.0f}" for stage, ms in stages.items())
         lines.append(f"Median ms per screening stage: {shown}.")
-    lines.append(f"Done in {run.seconds:.1f} s; servers stopped.")
+    lines.append(f"Done in {run.seconds:.1f} s.")
     return "\n".join(lines)
 
 

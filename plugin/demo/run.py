@@ -126,10 +126,14 @@ def run_demo(
     dicomweb: bool = True,
     grader: Grader | None = _SHIPPED,
     rerun: bool = True,
+    serve_ui: Callable[[str, str], None] | None = None,
 ) -> list[DemoResult]:
     """`base_url`: use that (test) FHIR server instead of starting the bundled one.
     `grader`: default the shipped bundle; None grades nothing. `rerun`: screen the first
-    graded patient a second time, to show the cache and the idempotent write-back."""
+    graded patient a second time, to show the cache and the idempotent write-back.
+    `serve_ui`: after printing, run the SMART app and the test EHR in front of the same
+    servers and call `serve_ui(ehr_home_url, app_base_url)`, which blocks until the user is
+    done (Ctrl-C); the servers stop when it returns."""
     started = time.perf_counter()
     run = DemoRun()
     patients = generate_demo(seed=seed, as_of=as_of, library=library)
@@ -160,13 +164,23 @@ def run_demo(
             run.results.append(_load_and_screen(gw, service, options, demo, pacs, as_of))
         if rerun:
             run.rerun = _rerun(service, options, run.results)
-    run.seconds = time.perf_counter() - started
-    if json_output:
-        out(as_json(run))
-    else:
-        for i, r in enumerate(run.results, 1):
-            out(as_text(i, len(run.results), r))
-        out(footer(library, run))
+        run.seconds = time.perf_counter() - started
+        if json_output:
+            out(as_json(run))
+        else:
+            for i, r in enumerate(run.results, 1):
+                out(as_text(i, len(run.results), r))
+            out(footer(library, run))
+        if serve_ui is not None:
+            # Imported here: the web app and test EHR are only needed when serving.
+            from plugin.smart_app.demo import serve_demo_ui
+
+            ui = stack.enter_context(
+                serve_demo_ui(
+                    base_url, grader=run.grader, imaging=ImagingSettings(credentials=credentials)
+                )
+            )
+            serve_ui(ui.ehr_home_url, ui.app_base_url)
     return run.results
 
 

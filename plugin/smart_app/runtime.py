@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from plugin.config import Settings, SmartSettings
+from plugin.config import SMART_RECOMMENDED_SCOPES, Settings, SmartSettings
 from plugin.config_loader import ConfigError
 from plugin.services import Services
 from plugin.signoff import ContentSigner
@@ -41,34 +41,9 @@ STANDALONE_PATH = "/smart/launch/standalone"
 JWKS_PATH = "/smart/.well-known/jwks.json"
 SESSION_TTL_S = 8 * 3600
 
-RECOMMENDED_SCOPES: tuple[str, ...] = (
-    "openid",
-    "fhirUser",
-    "online_access",
-    # Reading the record and the photographs (patient in context).
-    "patient/Patient.r",
-    "patient/Condition.rs",
-    "patient/Observation.rs",
-    "patient/MedicationRequest.rs",
-    "patient/MedicationStatement.rs",
-    "patient/ImagingStudy.rs",
-    "patient/Media.rs",
-    "patient/DocumentReference.rs",
-    "patient/DiagnosticReport.rs",
-    "patient/ServiceRequest.rs",
-    "user/Medication.r",
-    "user/Endpoint.r",
-    "user/Practitioner.r",
-    # Writing as the clinician: the preliminary result, then its sign-off.
-    "user/Device.crs",
-    "user/DiagnosticReport.cru",
-    "user/Observation.cru",
-    "user/CarePlan.cru",
-    "user/ServiceRequest.cru",
-    "user/Provenance.crs",
-)
-"""What the review app needs in full (v2 syntax; translated for v1-only servers). Granted
-less, it degrades: see plugin.smart_app.capabilities."""
+RECOMMENDED_SCOPES: tuple[str, ...] = SMART_RECOMMENDED_SCOPES
+"""What the review app needs in full; the config default (plugin.config). Granted less, it
+degrades: see plugin.smart_app.capabilities."""
 _LAUNCH_SCOPES = frozenset({"launch", "launch/patient", "launch/encounter"})
 
 

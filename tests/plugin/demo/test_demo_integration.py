@@ -114,7 +114,7 @@ def test_demo_command_end_to_end(
     assert out.count("  Facts      ") == out.count("  Advice     ") == len(SCENARIOS)
     assert "photographs via DICOMweb" in out and "photographs as Media" in out
     assert "photographs as DocumentReference" in out
-    assert "Fundus photographs: S. Rahim" in out and "servers stopped" in out
+    assert "Fundus photographs: S. Rahim" in out and "Servers stopped." in out
 
 
 def test_demo_without_photos_says_so(gateway: HttpFhirGateway) -> None:
