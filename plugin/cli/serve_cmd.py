@@ -87,8 +87,6 @@ def check_services(settings: Settings) -> None:
         raise CliError(f"invalid configuration: {exc}") from None
     except StoreError as exc:
         raise CliError(f"store.url: the store cannot be opened ({exc})") from None
-    except OSError as exc:  # e.g. the SQLite file's folder cannot be made
-        raise CliError(f"store.url: the store cannot be opened ({exc.strerror})") from None
 
 
 def serve(settings: Settings) -> int:

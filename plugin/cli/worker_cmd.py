@@ -47,8 +47,6 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
         raise CliError(f"invalid configuration: {exc}") from None
     except StoreError as exc:
         raise CliError(f"store.url: the store cannot be opened ({exc})") from None
-    except OSError as exc:  # e.g. the SQLite file's folder cannot be made
-        raise CliError(f"store.url: the store cannot be opened ({exc.strerror})") from None
     options = worker_options(settings)
     if args.threads is not None:
         options = replace(options, threads=args.threads)

@@ -104,7 +104,13 @@ class Database:
         self._options = options or StoreOptions()
         if self.dialect is Dialect.SQLITE:
             path = sqlite_path(url)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file in the way, no permission, read-only disk
+                raise StoreConfigError(
+                    f"the SQLite store's folder {path.parent} cannot be created "
+                    f"({exc.strerror or type(exc).__name__})"
+                ) from None
             self._sqlite_file = path
         self._lock = threading.Condition()
         self._idle: list[Any] = []

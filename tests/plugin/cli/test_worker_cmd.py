@@ -103,3 +103,21 @@ def test_worker_refuses_bad_threads(tmp_path: Path) -> None:
         2,
         "deepdr-fhir worker: --threads must be between 1 and 64\n",
     )
+
+
+def test_worker_reports_an_unopenable_store_in_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x", encoding="utf-8")
+    result = subprocess.run(
+        [*CLI, "worker"],
+        env=clean_env(DEEPDR_STORE__URL=f"sqlite:///{blocker}/sub/store.sqlite3"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"deepdr-fhir worker: invalid configuration: store.url: the SQLite store's folder "
+        f"{blocker}/sub cannot be created (Not a directory)\n",
+    )

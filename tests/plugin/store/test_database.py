@@ -31,6 +31,18 @@ def test_unusable_urls_are_refused_with_a_config_error(url: str) -> None:
         Database(url)
 
 
+@pytest.mark.parametrize("below", ["", "/sub"])
+def test_a_sqlite_folder_that_cannot_be_made_is_a_config_error(tmp_path: Path, below: str) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x", encoding="utf-8")
+    with pytest.raises(StoreConfigError) as exc:
+        Database(f"sqlite:///{blocker}{below}/store.sqlite3")
+    reason = "File exists" if not below else "Not a directory"
+    assert str(exc.value) == (
+        f"the SQLite store's folder {blocker}{below} cannot be created ({reason})"
+    )
+
+
 def test_relative_and_absolute_sqlite_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     rel = Database("sqlite:///var/rel.sqlite3")
