@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -47,7 +48,6 @@ from plugin.observability.health import (
     Check,
     CheckResult,
     Readiness,
-    bundle_files_check,
     fhir_check,
     grader_check,
     kserve_ready_probe,
@@ -271,6 +271,11 @@ def _add_readiness_checks(services: Services) -> None:
 
 
 def grader_probe(settings: Settings) -> Callable[[], CheckResult]:
+    """The bundle's metadata.json validated as the grader's loader does (schema, outputs,
+    labels), and its model file present; with a remote grader (whose bundle may hold the
+    metadata alone), then the inference server's ready endpoint. The ONNX graph is not
+    opened here: an onnxruntime session costs the model's size in memory and seconds per
+    probe; the loader compares it with the metadata when it loads."""
     remote = settings.grader.remote
     if isinstance(remote, KServeV2Grader):
         headers = (
@@ -278,10 +283,46 @@ def grader_probe(settings: Settings) -> Callable[[], CheckResult]:
             if remote.api_key
             else {}
         )
-        return kserve_ready_probe(
+        server_ready = kserve_ready_probe(
             remote.url, remote.model_name, remote.model_version, remote.timeout_s, headers
         )
-    return lambda: bundle_files_check(lambda: bundle_dir(settings))
+
+        def remote_probe() -> CheckResult:
+            metadata = bundle_check(bundle_dir(settings), need_model_file=False)
+            return server_ready() if metadata.ok else metadata
+
+        return remote_probe
+    return lambda: bundle_check(bundle_dir(settings))
+
+
+def bundle_check(folder: Path | None, *, need_model_file: bool = True) -> CheckResult:
+    """Whether `folder` is a grader bundle the loader would accept, short of opening the
+    model: "name version" when it is, else why not (safe to show: the folder's name only)."""
+    from pydantic import ValidationError
+
+    from models.grader.bundle import Metadata
+
+    if folder is None:
+        return CheckResult(False, "no model bundle configured and none shipped")
+    if not folder.is_dir():
+        return CheckResult(False, f"model bundle folder {folder.name!r} not found")
+    where = f"model bundle {folder.name!r}"
+    try:
+        raw = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return CheckResult(False, f"{where} lacks metadata.json")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return CheckResult(False, f"{where}: metadata.json is not readable JSON")
+    try:
+        metadata = Metadata.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        place = ".".join(str(p) for p in first["loc"]) or "metadata"
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        return CheckResult(False, f"{where}: metadata.json {place}: {first['msg']}{more}")
+    if need_model_file and not (folder / metadata.model_file).is_file():
+        return CheckResult(False, f"model bundle {folder.name!r} lacks {metadata.model_file}")
+    return CheckResult(True, f"{metadata.name} {metadata.version}")
 
 
 def bundle_dir(settings: Settings) -> Path | None:

@@ -1,9 +1,9 @@
 """Typed errors become one JSON body at the edge, never a stack trace.
 
 - `HttpProblem` (and subclasses) raised by a view: its status and safe detail.
-- Typed errors of lower layers (FHIR gateway, store) through ERROR_MAPPINGS; other parts
-  add theirs with `register_error_mapping` (e.g. the grader: BadImage -> 422,
-  ModelUnavailable -> 503).
+- Typed errors of lower layers (FHIR gateway, store, grader: BadImage -> 422,
+  ModelUnavailable and the workflow's GraderUnavailable -> 503) through ERROR_MAPPINGS;
+  other parts add theirs with `register_error_mapping`.
 - werkzeug HTTP errors (404, 405, 413...): their status and standard text.
 - Anything else: 500 with a generic message and the request id; the log gets the type and
   frames, not the message (which may hold patient data).
@@ -24,6 +24,7 @@ from flask import Flask, Response, g, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from models.grader.errors import BadImage, ModelUnavailable
 from plugin.fhir.errors import (
     FhirAuthError,
     FhirError,
@@ -33,6 +34,7 @@ from plugin.fhir.errors import (
 )
 from plugin.observability.metrics import Metrics
 from plugin.store.errors import IdempotencyConflict, StoreUnavailable
+from plugin.workflow.errors import GraderUnavailable
 
 log = logging.getLogger("deepdr.http")
 
@@ -40,6 +42,7 @@ FHIR_ROUTE_PREFIXES_KEY = "DEEPDR_FHIR_ROUTE_PREFIXES"
 DEFAULT_FHIR_ROUTE_PREFIXES: tuple[str, ...] = ("/fhir", "/cds-services")
 FHIR_JSON = "application/fhir+json"
 PROBLEM_JSON = "application/problem+json"
+GRADER_DOWN = "the grading model is unavailable; try again later"
 
 
 class HttpProblem(Exception):
@@ -93,6 +96,12 @@ def _fhir_detail(exc: Exception) -> str:
     return exc.message if isinstance(exc, FhirError) else "FHIR server error"
 
 
+def _bad_image_detail(exc: Exception) -> str:
+    # BadImage messages are safe by contract (what is wrong with the image, no PHI).
+    text = str(exc).strip()[:200]
+    return f"the image cannot be graded: {text}" if text else "the image cannot be graded"
+
+
 def _validation_detail(exc: Exception) -> str:
     if not isinstance(exc, ValidationError):
         return "invalid request"
@@ -110,13 +119,19 @@ ERROR_MAPPINGS: list[tuple[type[Exception], ErrorMapping]] = [
     (StoreUnavailable, ErrorMapping(503, "Service unavailable", _fixed("storage unavailable"))),
     (IdempotencyConflict, ErrorMapping(409, "Conflict", _fixed("conflicting repeated request"))),
     (ValidationError, ErrorMapping(400, "Bad request", _validation_detail)),
+    (BadImage, ErrorMapping(422, "Image cannot be graded", _bad_image_detail)),
+    # The reason (bundle folder, metadata mismatch) is for the operator's /readyz and logs.
+    (ModelUnavailable, ErrorMapping(503, "Grader unavailable", _fixed(GRADER_DOWN))),
+    (GraderUnavailable, ErrorMapping(503, "Grader unavailable", _fixed(GRADER_DOWN))),
 ]
 
 
 def register_error_mapping(
     exc_type: type[Exception], status: int, title: str, detail: Callable[[Exception], str]
 ) -> None:
-    """Adds a mapping ahead of the defaults (more specific types should come first)."""
+    """Adds a mapping ahead of the defaults (more specific types should come first); one
+    for the same type replaces it (apps built again in one process register again)."""
+    ERROR_MAPPINGS[:] = [(t, m) for t, m in ERROR_MAPPINGS if t is not exc_type]
     ERROR_MAPPINGS.insert(0, (exc_type, ErrorMapping(status, title, detail)))
 
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from plugin.config_loader import settings_from_mapping
-from plugin.services import Services, build_services
+from plugin.observability.health import CheckResult
+from plugin.services import Services, build_services, bundle_check
 from plugin.workflow.jobs import SCREENING_JOB
 
 BuildServices = Callable[..., Services]
@@ -58,3 +59,8 @@ def test_closers_run_once_last_added_first_and_late_ones_at_once(
     assert ran == ["broken", "second", "first"]  # a failing closer stops none of the others
     services.add_closer(lambda: ran.append("late"))
     assert ran[-1] == "late"
+
+
+def test_a_real_bundle_passes_the_readiness_check(tiny_grader_bundle: Path) -> None:
+    assert bundle_check(tiny_grader_bundle) == CheckResult(True, "tiny 0.0.1")
+    assert bundle_check(None) == CheckResult(False, "no model bundle configured and none shipped")

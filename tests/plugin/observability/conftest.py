@@ -31,13 +31,24 @@ def make_app(tmp_path: Path) -> Iterator[AppFactory]:
         services_of(app).close()
 
 
+BUNDLE_METADATA: dict[str, Any] = {
+    "name": "test-grader",
+    "version": "0.1",
+    "input": {"name": "image", "shape": ["batch", 3, 64, 64]},
+    "outputs": [
+        {"name": "grade_probs", "kind": "grade_probs", "shape": ["batch", 5]},
+        {"name": "referable_prob", "kind": "referable_prob", "shape": ["batch"]},
+    ],
+    "thresholds": {"referable": 0.5},
+}
+
+
 @pytest.fixture
 def bundle_dir(tmp_path: Path) -> Path:
-    """A folder shaped like a model bundle (the grader's loader checks the model itself)."""
+    """A folder shaped like a model bundle: valid metadata.json (readiness validates it) and
+    a model file (opened and compared with the metadata by the grader's loader only)."""
     folder = tmp_path / "bundle-test-0.1"
     folder.mkdir()
     (folder / "model.onnx").write_bytes(b"not checked here")
-    (folder / "metadata.json").write_text(
-        json.dumps({"name": "test-grader", "version": "0.1"}), encoding="utf-8"
-    )
+    (folder / "metadata.json").write_text(json.dumps(BUNDLE_METADATA), encoding="utf-8")
     return folder

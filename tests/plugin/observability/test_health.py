@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -73,6 +74,39 @@ def test_readyz_503_without_a_model_bundle(make_app: AppFactory, tmp_path: Path)
         "duration_ms": response.get_json()["checks"]["grader"]["duration_ms"],
         "cached": False,
     }
+
+
+@pytest.mark.parametrize(
+    ("change", "detail"),
+    [
+        (
+            lambda meta, folder: meta.pop("outputs"),
+            "model bundle 'bundle-test-0.1': metadata.json outputs: Field required",
+        ),
+        (
+            lambda meta, folder: meta["outputs"][0].update(shape=["batch", 4]),
+            "model bundle 'bundle-test-0.1': metadata.json metadata: "
+            "Value error, grade_probs width must match labels.grade",
+        ),
+        (
+            lambda meta, folder: (folder / "model.onnx").unlink(),
+            "model bundle 'bundle-test-0.1' lacks model.onnx",
+        ),
+    ],
+)
+def test_readyz_503_with_an_invalid_model_bundle(
+    make_app: AppFactory,
+    bundle_dir: Path,
+    change: Callable[[dict[str, Any], Path], object],
+    detail: str,
+) -> None:
+    meta = json.loads((bundle_dir / "metadata.json").read_text(encoding="utf-8"))
+    change(meta, bundle_dir)
+    (bundle_dir / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    response = make_app({"grader": {"bundle": str(bundle_dir)}}).test_client().get("/readyz")
+    assert response.status_code == 503
+    grader = response.get_json()["checks"]["grader"]
+    assert (grader["ok"], grader["detail"]) == (False, detail)
 
 
 def test_readyz_503_when_the_store_fails(make_app: AppFactory, bundle_dir: Path) -> None:
@@ -159,15 +193,29 @@ def v2_server() -> Iterator[str]:
 
 
 def test_remote_grader_readiness_uses_the_kserve_v2_ready_endpoint(
-    make_app: AppFactory, v2_server: str
+    make_app: AppFactory, v2_server: str, bundle_dir: Path
 ) -> None:
-    ready = make_app(
-        {"grader": {"remote": {"kind": "kserve-v2", "url": v2_server, "model_name": "dr-grader"}}}
-    )
+    (bundle_dir / "model.onnx").unlink()  # a remote grader's bundle may be metadata alone
+    remote = {"kind": "kserve-v2", "url": v2_server, "model_name": "dr-grader"}
+    ready = make_app({"grader": {"bundle": str(bundle_dir), "remote": remote}})
     grader = ready.test_client().get("/readyz").get_json()["checks"]["grader"]
     assert (grader["ok"], grader["detail"]) == (True, "remote model dr-grader ready")
+    metadata = (bundle_dir / "metadata.json").read_text(encoding="utf-8")
+    (bundle_dir / "metadata.json").write_text("{", encoding="utf-8")
+    no_metadata = make_app({"grader": {"bundle": str(bundle_dir), "remote": remote}})
+    grader = no_metadata.test_client().get("/readyz").get_json()["checks"]["grader"]
+    assert (grader["ok"], grader["detail"]) == (
+        False,
+        "model bundle 'bundle-test-0.1': metadata.json is not readable JSON",
+    )
+    (bundle_dir / "metadata.json").write_text(metadata, encoding="utf-8")
     not_ready = make_app(
-        {"grader": {"remote": {"kind": "kserve-v2", "url": v2_server, "model_name": "other"}}}
+        {
+            "grader": {
+                "bundle": str(bundle_dir),
+                "remote": remote | {"model_name": "other"},
+            }
+        }
     )
     response = not_ready.test_client().get("/readyz")
     assert response.status_code == 503
