@@ -18,7 +18,7 @@ import enum
 import json
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
@@ -71,8 +71,7 @@ DESCRIPTIONS: dict[str, str] = {
     "`postgresql://user@host:port/db` (libpq URL; prefer PGPASSWORD or a passfile to a "
     "password in the URL). Several web or worker processes on more than one machine need "
     "PostgreSQL.",
-    "store.pool_size": "Database connections pooled per process (web worker, job worker, "
-    "CLI).",
+    "store.pool_size": "Database connections pooled per process (web worker, job worker, CLI).",
     # jobs
     "jobs.worker_threads": "Job worker threads per process (in-process workers, and the "
     "default of `deepdr-fhir worker --threads`).",
@@ -89,15 +88,15 @@ DESCRIPTIONS: dict[str, str] = {
     "readiness check (`GET [base]/metadata`), FHIR AuditEvents and `screening` jobs. Work "
     "done for a user (SMART launch, CDS hook) uses the EHR's own base URL and token.",
     "fhir.timeout_s": "Timeout of one FHIR HTTP request (system, SMART and CDS calls).",
-    "fhir.max_retries": "Retries of a FHIR read or search that failed to connect or got 429/502/503/504 "
-    "(writes are not retried here: the write-back is idempotent and the workflow decides).",
+    "fhir.max_retries": "Retries of a FHIR read or search that failed to connect or got "
+    "429/502/503/504 (writes are not retried here: the write-back is idempotent and the "
+    "workflow decides).",
     "fhir.auth": "How system work authenticates to `fhir.base_url`.",
     "fhir.auth.kind": "`none`; `bearer` (a fixed token); `backend-services` (SMART Backend "
     "Services: client_credentials with a private_key_jwt assertion).",
     "fhir.auth.token": "The bearer token (kind `bearer`). Secret: set it as "
     "`DEEPDR_FHIR__AUTH__TOKEN`.",
-    "fhir.auth.client_id": "Client id registered for Backend Services (kind "
-    "`backend-services`).",
+    "fhir.auth.client_id": "Client id registered for Backend Services (kind `backend-services`).",
     "fhir.auth.private_key_path": "PEM private key signing the client assertion: RSA 2048+ "
     "for RS384, P-384 for ES384 (kind `backend-services`). Keep it readable by the service "
     "user only.",
@@ -144,13 +143,11 @@ DESCRIPTIONS: dict[str, str] = {
     "grader.intra_op_threads": "onnxruntime intra-op threads per process; unset: all cores.",
     "grader.providers": "onnxruntime execution providers in order of preference (e.g. "
     '`["CUDAExecutionProvider", "CPUExecutionProvider"]`); empty: the predictor picks.',
-    "grader.batch_size": "Images per inference call (the SMART review job and `screening` "
-    "jobs).",
+    "grader.batch_size": "Images per inference call (the SMART review job and `screening` jobs).",
     "grader.remote": "Run the network on an inference server instead of in-process.",
     "grader.remote.kind": "`none` (local onnxruntime) or `kserve-v2` (KServe v2 / Open "
     "Inference Protocol over HTTP: Triton, KServe, MLServer, OpenVINO Model Server).",
-    "grader.remote.url": "Inference server base URL, e.g. `http://triton:8000` (kind "
-    "`kserve-v2`).",
+    "grader.remote.url": "Inference server base URL, e.g. `http://triton:8000` (kind `kserve-v2`).",
     "grader.remote.model_name": "Model name on the server (kind `kserve-v2`).",
     "grader.remote.model_version": "Model version on the server; unset: the server's default "
     "(kind `kserve-v2`).",
@@ -246,9 +243,7 @@ def _union_args(annotation: Any) -> tuple[Any, ...]:
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    return [
-        a for a in _union_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)
-    ]
+    return [a for a in _union_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
 
 
 def _list_item_model(annotation: Any) -> type[BaseModel] | None:
@@ -320,7 +315,7 @@ def _num(value: Any) -> str:
 def default_text(info: FieldInfo) -> str:
     if info.is_required():
         return "required"
-    value = info.default if info.default_factory is None else info.get_default(call_default_factory=True)  # noqa: E501
+    value = info.get_default(call_default_factory=True)
     if value is PydanticUndefined or value is None:
         return "unset"
     if isinstance(value, BaseModel):
@@ -369,8 +364,11 @@ def rows(model: type[BaseModel] = Settings, prefix: str = "", in_list: str = "")
         item_model = _list_item_model(info.annotation)
         if variants and len(variants) > 1:  # a discriminated union: kind + each variant's fields
             kinds = [v.model_fields["kind"].default for v in variants]
-            default = info.get_default(call_default_factory=True) if not info.is_required() else None
-            kind_default = f'`"{default.kind}"`' if isinstance(default, BaseModel) else "required"
+            default = (
+                info.get_default(call_default_factory=True) if not info.is_required() else None
+            )
+            kind = getattr(default, "kind", None) if isinstance(default, BaseModel) else None
+            kind_default = f'`"{kind}"`' if kind else "required"
             yield Row(path, env, "table", "", _describe(path))
             kind_path = f"{path}.kind"
             yield Row(
@@ -389,7 +387,9 @@ def rows(model: type[BaseModel] = Settings, prefix: str = "", in_list: str = "")
         elif variants:
             yield from rows(variants[0], path + ".", in_list)
         elif item_model is not None:
-            yield Row(path, env, type_text(info.annotation, info), default_text(info), _describe(path))
+            yield Row(
+                path, env, type_text(info.annotation, info), default_text(info), _describe(path)
+            )
             yield from rows(item_model, path + "[].", env_var_name(path))
         else:
             if name == "kind" and get_origin(info.annotation) is Literal and prefix:
@@ -404,8 +404,12 @@ def render() -> str:
     out = [BEGIN, ""]
     for section in Settings.model_fields:
         out += [f"### `[{section}]`", ""]
-        out += ["| key | environment variable | type | default | meaning |", "|---|---|---|---|---|"]
-        for row in rows(Settings.model_fields[section].annotation, section + "."):
+        out += [
+            "| key | environment variable | type | default | meaning |",
+            "|---|---|---|---|---|",
+        ]
+        section_model = _models_in(Settings.model_fields[section].annotation)[0]
+        for row in rows(section_model, section + "."):
             out.append(f"| `{row.path}` | {row.env} | {row.type} | {row.default} | {row.meaning} |")
         out.append("")
     unused = sorted(set(DESCRIPTIONS) - {r.path for r in rows()})
@@ -415,7 +419,7 @@ def render() -> str:
     return "\n".join(out)
 
 
-def _table(header: tuple[str, ...], body: list[tuple[str, ...]]) -> list[str]:
+def _table(header: tuple[str, ...], body: Sequence[tuple[str, ...]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cells) + " |" for cells in body]
     return lines + [""]
