@@ -89,6 +89,9 @@ class Services:
     readiness: Readiness
     audit: AuditSink
     system_fhir: FhirGateway | None = None  # configured fhir.base_url with its auth
+    # That server's access token (fhir.auth: bearer or Backend Services), for background work
+    # that calls it outside the gateway: image URLs on its origin. Never stored or logged.
+    system_token: TokenProvider | None = None
     worker: Worker | None = None
     extensions: dict[str, object] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
@@ -203,7 +206,8 @@ def _wire(settings: Settings, store: Store) -> Services:
         audit=audit,
     )
     waker.target = services.wake_workers
-    services.system_fhir = system_fhir_gateway(settings)
+    services.system_token = system_token_provider(settings)
+    services.system_fhir = system_fhir_gateway(settings, services.system_token)
     if isinstance(services.system_fhir, HttpFhirGateway):
         services.add_closer(services.system_fhir.close)
     _add_readiness_checks(services)
@@ -223,17 +227,27 @@ class _Waker:
             self.target()
 
 
-def system_fhir_gateway(settings: Settings) -> HttpFhirGateway | None:
+def system_token_provider(settings: Settings) -> TokenProvider | None:
+    """The access token for `fhir.base_url` that `fhir.auth` describes: the configured bearer
+    token, or SMART Backend Services (one client: its token is cached until it expires)."""
     fhir = settings.fhir
     if fhir.base_url is None:
         return None
-    token: TokenProvider | None = None
     auth = fhir.auth
     if isinstance(auth, BearerFhirAuth):
-        secret = auth.token
-        token = secret.get_secret_value
-    elif isinstance(auth, BackendServicesAuth):
-        token = _backend_services_token(fhir.base_url, auth)
+        return auth.token.get_secret_value
+    if isinstance(auth, BackendServicesAuth):
+        return _backend_services_token(fhir.base_url, auth)
+    return None
+
+
+def system_fhir_gateway(
+    settings: Settings, token: TokenProvider | None = None
+) -> HttpFhirGateway | None:
+    """The gateway to `fhir.base_url` with `token` (see system_token_provider)."""
+    fhir = settings.fhir
+    if fhir.base_url is None:
+        return None
     return HttpFhirGateway(
         fhir.base_url, token=token, timeout_s=fhir.timeout_s, max_retries=fhir.max_retries
     )

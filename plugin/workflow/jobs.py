@@ -7,7 +7,8 @@
 Credentials: the payload never holds a token (jobs sit in the store, in clear). `auth` says
 which of the worker's own credentials to use; the only mode is "system": the FHIR server
 configured for system work (`fhir.base_url` with `fhir.auth`: a configured bearer token, or
-SMART Backend Services, client_credentials with a private_key_jwt assertion). A job naming
+SMART Backend Services, client_credentials with a private_key_jwt assertion), whose token
+(services.system_token) also goes to image URLs on that server's origin. A job naming
 another FHIR server fails at once: a user's token from an EHR launch or a CDS call is not
 kept for background work.
 
@@ -239,6 +240,9 @@ def screening_job_handlers(services: Services) -> Mapping[str, Handler]:
             store=services.store,
             grader=loaded,
             imaging=settings.imaging,
+            # Image URLs on the FHIR server's own origin get the system token, as the
+            # gateway's requests do (other origins: their configured credentials only).
+            fhir_token=services.system_token,
             llm=lambda: configured_generator(settings.advice.llm),
             observe_grading=services.metrics.observe_grading,
             default_population=settings.advice.population,

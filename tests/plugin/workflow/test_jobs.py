@@ -3,7 +3,10 @@ idempotent enqueue, no token in the payload, and how failures end (retry or not)
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,6 +16,7 @@ from models.advice import Lang
 from models.clinical_facts import Population
 from models.grader.result import ModelInfo
 from plugin.config import AdviceConfig, BearerFhirAuth, FhirSettings, Settings
+from plugin.fhir.memory import InMemoryFhirGateway
 from plugin.jobs import HandlerRegistry, JobQueue, Worker
 from plugin.store import Store
 from plugin.store.jobs import JobStatus
@@ -30,6 +34,26 @@ from plugin.workflow.jobs import (
 
 MODEL = ModelInfo(name="fake-grader", version="1.0")
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+def fake_services(
+    settings: Settings,
+    gateway: Any,
+    store: Store,
+    *,
+    grader: Any = None,
+    system_token: Callable[[], str | None] | None = None,
+) -> Any:
+    """What screening_job_handlers reads of plugin.services.Services."""
+    return SimpleNamespace(
+        settings=settings,
+        system_fhir=gateway,
+        system_token=system_token,
+        store=store,
+        metrics=SimpleNamespace(observe_grading=lambda model, seconds, outcome: None),
+        audit=store.audit,
+        extensions={GRADER_EXTENSION: grader} if grader is not None else {},
+    )
 
 
 def run_jobs(store: Store, handlers: HandlerRegistry) -> None:
@@ -132,15 +156,7 @@ def test_handlers_from_services_only_for_the_configured_server(
     settings = Settings(
         fhir=FhirSettings(base_url=gateway.base_url, auth=BearerFhirAuth(token="t0ken"))
     )
-    metrics = SimpleNamespace(observe_grading=lambda model, seconds, outcome: None)
-    services = SimpleNamespace(
-        settings=settings,
-        system_fhir=gateway,
-        store=store,
-        metrics=metrics,
-        audit=store.audit,
-        extensions={},
-    )
+    services = fake_services(settings, gateway, store)
     assert (
         screening_job_handlers(
             SimpleNamespace(settings=Settings(), system_fhir=None, store=store)  # type: ignore[arg-type]
@@ -193,14 +209,7 @@ def test_the_job_drafts_advice_with_the_deployment_population(
         fhir=FhirSettings(base_url=gateway.base_url),
         advice=AdviceConfig(population=Population.CHINESE),
     )
-    services = SimpleNamespace(
-        settings=settings,
-        system_fhir=gateway,
-        store=store,
-        metrics=SimpleNamespace(observe_grading=lambda model, seconds, outcome: None),
-        audit=store.audit,
-        extensions={GRADER_EXTENSION: kit.FakeGrader()},
-    )
+    services = fake_services(settings, gateway, store, grader=kit.FakeGrader())
     handlers = HandlerRegistry()
     for kind, handler in screening_job_handlers(services).items():  # type: ignore[arg-type]
         handlers.register(kind, handler)
@@ -223,6 +232,75 @@ def test_the_job_drafts_advice_with_the_deployment_population(
     assert stored is not None and stored.advice is not None
     # BMI 24.5 is overweight by the Chinese cut-off (24), not by the ADA general one (25).
     assert "WT-LOSS-CHINESE" in [item["rule_id"] for item in stored.advice["items"]]
+
+
+class _ImageOrigin(BaseHTTPRequestHandler):
+    """The FHIR server's origin serving a photograph outside the FHIR API (as an EHR's
+    document service might): only with the system token."""
+
+    photo = b""
+    seen: list[str | None] = []
+
+    def do_GET(self) -> None:
+        auth = self.headers.get("Authorization")
+        type(self).seen.append(auth)
+        ok = self.path == "/files/right.png" and auth == f"Bearer {SYSTEM_TOKEN}"
+        body = self.photo if ok else b"{}"
+        self.send_response(200 if ok else 401)
+        self.send_header("Content-Type", "image/png" if ok else "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+SYSTEM_TOKEN = "system-t0ken-5d1f"
+
+
+@pytest.fixture
+def image_origin(kit: Any) -> Iterator[str]:
+    _ImageOrigin.photo = kit.png((120, 0, 0))
+    _ImageOrigin.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ImageOrigin)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("token", [SYSTEM_TOKEN, None])
+def test_the_job_sends_the_system_token_to_images_on_the_fhir_servers_origin(
+    kit: Any, store: Store, image_origin: str, token: str | None
+) -> None:
+    gateway = InMemoryFhirGateway(f"{image_origin}/fhir")
+    settings = Settings(fhir=FhirSettings(base_url=gateway.base_url))
+    services = fake_services(
+        settings,
+        gateway,
+        store,
+        grader=kit.FakeGrader(),
+        system_token=(lambda: token) if token else None,
+    )
+    handlers = HandlerRegistry()
+    for kind, handler in screening_job_handlers(services).items():
+        handlers.register(kind, handler)
+    rec = kit.make_record(gateway)
+    photo = kit.media(rec.patient_ref, "right", b"")
+    photo["content"] = {"contentType": "image/png", "url": f"{image_origin}/files/right.png"}
+    gateway.create(photo)
+    request = ScreeningJob(patient_ref=rec.patient_ref, fhir_base=gateway.base_url, write=False)
+    job = enqueue_screening(JobQueue(store.jobs, handlers), request, model=MODEL, max_attempts=1)
+    run_jobs(store, handlers)
+    done = store.jobs.get(job.id)
+    assert done is not None
+    if token:
+        assert done.status == JobStatus.SUCCEEDED, done.error
+        assert _ImageOrigin.seen == [f"Bearer {SYSTEM_TOKEN}"]
+    else:  # no system token: the image is refused, nothing else is sent in its place
+        assert done.status == JobStatus.FAILED and _ImageOrigin.seen == [None]
 
 
 def test_payloads_never_take_a_token() -> None:
