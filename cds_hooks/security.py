@@ -9,6 +9,11 @@ URL called, exp present and not past, lifetime at most `max_lifetime_s` (5 minut
 present and not in the future beyond the allowed skew, and jti never seen before.
 
 Failures raise CdsAuthError with a short fixed reason; the token itself is never logged.
+
+Imported keys are cached by the JWK's own content (ImportedKeys): the same JWK is parsed
+into a key object once, not on every call. Rotation is untouched: which JWK applies is
+still decided on every call from the issuer's current JWK Set (an unknown kid still asks
+for a refresh), and a JWK whose content changed is a different cache entry.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, Self
@@ -35,6 +42,7 @@ ALLOWED_ALGORITHMS = frozenset({"ES384", "RS384"})
 _KEY_TYPE = {"ES384": ("EC", "P-384"), "RS384": ("RSA", None)}
 _MIN_RSA_BITS = 2048
 _MAX_TOKEN_CHARS = 8192
+_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
 
 
 class TrustedIssuer(BaseModel):
@@ -116,6 +124,35 @@ class VerifiedClient:
     tenant: str | None = None
 
 
+class ImportedKeys:
+    """Public keys imported from JWKs, by the JWK's canonical JSON: importing (and the
+    key's first use, which builds the cryptography object) is paid once per JWK, not per
+    call. Content-keyed, so a rotated key can never be served from here under an old kid.
+    Bounded, least recently used out first. Thread-safe."""
+
+    def __init__(self, max_entries: int = 64) -> None:
+        self._max = max_entries
+        self._lock = threading.Lock()
+        self._keys: OrderedDict[str, jwk.Key | None] = OrderedDict()
+        self.imports = 0  # how many JWKs were actually imported (diagnostics, tests)
+
+    def load(self, public: dict[str, Any]) -> jwk.Key | None:
+        """The key for this public JWK, or None when it is unusable (RSA under 2048 bits,
+        malformed)."""
+        ident = json.dumps(public, sort_keys=True, separators=(",", ":"))
+        with self._lock:
+            if ident in self._keys:
+                self._keys.move_to_end(ident)
+                return self._keys[ident]
+        key = _import_public(public)
+        with self._lock:
+            self.imports += 1
+            self._keys[ident] = key
+            while len(self._keys) > self._max:
+                self._keys.popitem(last=False)
+        return key
+
+
 class RequestAuthenticator(Protocol):
     def authenticate(self, authorization: str | None, audience: str) -> VerifiedClient:
         """Check the Authorization header value for a call to URL `audience`."""
@@ -138,6 +175,7 @@ class CdsJwtVerifier:
         self._replay = replay_cache if replay_cache is not None else InMemoryJtiCache()
         self._jwks = jwks_source if jwks_source is not None else HttpJwksCache()
         self._clock = clock
+        self.imported_keys = ImportedKeys()
         # Our own allow-list, passed to the library too; headers it does not know are fine.
         self._registry = JWSRegistry(
             algorithms=sorted(policy.algorithms), strict_check_header=False
@@ -196,11 +234,12 @@ class CdsJwtVerifier:
         static = parse_jwks(issuer.jwks) if issuer.jwks is not None and jku is None else []
         if not static and url is None:
             raise CdsAuthError("jku header required for this issuer")
-        key = _select_key(static, kid, alg)
+        load = self.imported_keys.load
+        key = _select_key(static, kid, alg, load)
         if key is None and url is not None:
-            key = _select_key(self._remote_keys(url, refresh=False), kid, alg)
+            key = _select_key(self._remote_keys(url, refresh=False), kid, alg, load)
             if key is None:
-                key = _select_key(self._remote_keys(url, refresh=True), kid, alg)
+                key = _select_key(self._remote_keys(url, refresh=True), kid, alg, load)
         if key is None:
             raise CdsAuthError("unknown kid")
         return key
@@ -303,9 +342,16 @@ def _number(claims: dict[str, Any], name: str) -> float | None:
     return float(value)
 
 
-def _select_key(keys: list[dict[str, Any]], kid: str, alg: str) -> jwk.Key | None:
+def _select_key(
+    keys: list[dict[str, Any]],
+    kid: str,
+    alg: str,
+    load: Callable[[dict[str, Any]], jwk.Key | None] | None = None,
+) -> jwk.Key | None:
     """The key with this kid that can verify `alg`: right type/curve, not restricted to
-    another alg or use, RSA of at least 2048 bits."""
+    another alg or use, RSA of at least 2048 bits. `load` imports a public JWK (default:
+    afresh each time)."""
+    load = load or _import_public
     kty, crv = _KEY_TYPE[alg]
     for candidate in keys:
         if candidate.get("kid") != kid or candidate.get("kty") != kty:
@@ -317,11 +363,19 @@ def _select_key(keys: list[dict[str, Any]], kid: str, alg: str) -> jwk.Key | Non
         ops = candidate.get("key_ops")
         if ops is not None and "verify" not in ops:
             continue
-        public = {k: v for k, v in candidate.items() if k not in ("d", "p", "q", "dp", "dq", "qi")}
-        try:
-            if kty == "RSA" and len(_b64url(str(public.get("n", "")))) * 8 < _MIN_RSA_BITS:
-                continue
-            return jwk.import_key(public)
-        except (JoseError, ValueError, TypeError, CdsAuthError):
-            continue
+        public = {k: v for k, v in candidate.items() if k not in _PRIVATE_MEMBERS}
+        key = load(public)
+        if key is not None:
+            return key
     return None
+
+
+def _import_public(public: dict[str, Any]) -> jwk.Key | None:
+    try:
+        if public.get("kty") == "RSA" and len(_b64url(str(public.get("n", "")))) * 8 < (
+            _MIN_RSA_BITS
+        ):
+            return None
+        return jwk.import_key(public)
+    except (JoseError, ValueError, TypeError, CdsAuthError):
+        return None

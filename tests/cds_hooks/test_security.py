@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from cds_hooks.errors import CdsAuthError
 from cds_hooks.jwks import JwksError
 from cds_hooks.replay import InMemoryJtiCache
-from cds_hooks.security import CdsJwtVerifier, JwtPolicy, TrustedIssuer
+from cds_hooks.security import CdsJwtVerifier, ImportedKeys, JwtPolicy, TrustedIssuer
 
 NOW = 1_700_000_000.0
 ISS = "https://ehr.example.org/"
@@ -261,3 +261,37 @@ def test_policy_validation() -> None:
     with pytest.raises(ValidationError, match="once"):
         JwtPolicy(issuers=(TrustedIssuer(iss=ISS, jwks=STATIC),) * 2)
     JwtPolicy(issuers=(), algorithms=frozenset({"ES384"}))
+
+
+def test_imported_keys_are_reused_and_never_outlive_the_jwks_that_holds_them() -> None:
+    jwks = FakeJwks([_public(EC, "ec1")])
+    v = _verifier((TrustedIssuer(iss=ISS, jwks_url=JWKS_URL),), jwks)
+    for i in range(5):
+        v.authenticate(f"Bearer {_token(_claims(jti=f'a{i}'))}", AUD)
+    assert v.imported_keys.imports == 1  # one JWK, imported once for five calls
+    # The client's JWK Set changes under the same kid (its cache expired and was fetched):
+    # the new key verifies at once, the old one no longer does.
+    replacement = ECKey.generate_key("P-384", private=True)
+    jwks.held = [_public(replacement, "ec1")]
+    v.authenticate(f"Bearer {_token(_claims(jti='b1'), key=replacement)}", AUD)
+    assert _refused(v, _token(_claims(jti="b2"))) == "bad signature"
+    assert v.imported_keys.imports == 2
+    # An unknown kid still asks the source for a fresh copy (rotation to a new kid).
+    calls = len(jwks.calls)
+    rotated = ECKey.generate_key("P-384", private=True)
+    jwks.served = [_public(replacement, "ec1"), _public(rotated, "ec2")]
+    v.authenticate(f"Bearer {_token(_claims(jti='c1'), key=rotated, kid='ec2')}", AUD)
+    assert jwks.calls[calls:] == [(JWKS_URL, False), (JWKS_URL, True)]
+
+
+def test_the_imported_key_cache_is_bounded() -> None:
+    cache = ImportedKeys(max_entries=2)
+    first, second, third = (_public(EC, f"k{i}") for i in range(3))
+    for public in (first, second, first, third):  # first is used again: second goes
+        assert cache.load(public) is not None
+    assert cache.imports == 3
+    cache.load(first)
+    assert cache.imports == 3
+    cache.load(second)
+    assert cache.imports == 4
+    assert cache.load(_public(SMALL_RSA, "small")) is None  # unusable keys are not served
