@@ -41,7 +41,7 @@ from plugin.services import Services
 from plugin.store.image_sources import ImageSourceIndex
 from plugin.store.screenings import ScreeningRepository
 from plugin.workflow.errors import GraderUnavailable
-from plugin.workflow.grader import GRADER_EXTENSION, Grader, load_grader
+from plugin.workflow.grader import GRADER_EXTENSION, Grader, load_configured_grader
 from plugin.workflow.jobs import LazyGrader
 
 log = logging.getLogger(__name__)
@@ -72,11 +72,9 @@ def grader_provider(services: Services) -> Callable[[], Grader]:
         grader: Grader = injected  # type: ignore[assignment]
         return lambda: grader
     settings = services.settings.grader
-    lazy = LazyGrader(
-        lambda: load_grader(
-            settings.bundle, threads=settings.intra_op_threads, providers=settings.providers
-        )
-    )
+    # The [grader] settings as a whole (local or grader.remote, threads, batch size): the
+    # hooks must grade with the model the screening job uses (the cache is keyed by it).
+    lazy = LazyGrader(lambda: load_configured_grader(settings))
     return RetryLater(lazy.get)
 
 

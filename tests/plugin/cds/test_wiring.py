@@ -77,3 +77,26 @@ def test_closing_the_services_closes_the_cds_runtime(
     finally:
         services.close()
     assert closed == [services.extensions["cds"]]
+
+
+def test_the_hooks_load_the_configured_grader_local_or_remote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plugin.cds import wiring
+
+    asked: list[Any] = []
+    monkeypatch.setattr(wiring, "load_configured_grader", lambda s: asked.append(s) or "g")
+    remote = {"kind": "kserve-v2", "url": "http://127.0.0.1:9", "model_name": "dr"}
+    services = build_services(
+        settings_from_mapping(
+            {
+                "store": {"url": f"sqlite:///{tmp_path}/s.sqlite3"},
+                "grader": {"remote": remote, "batch_size": 4},
+            }
+        )
+    )
+    try:
+        assert wiring.grader_provider(services)() == "g"
+    finally:
+        services.close()
+    assert asked == [services.settings.grader]
