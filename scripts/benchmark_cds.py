@@ -163,11 +163,11 @@ def make_grader(bundle: str | None) -> tuple[Any, str]:
 def serve(config_file: str) -> int:
     """Child process: gunicorn with our app, the grader injected into each worker."""
     from plugin.app import create_app
-    from plugin.cds.wiring import GRADER_EXTENSION
     from plugin.config_loader import settings_from_mapping
     from plugin.observability.logging import configure_logging
     from plugin.services import build_services
     from plugin.web.gunicorn_app import GunicornServer
+    from plugin.workflow.grader import GRADER_EXTENSION
 
     config = json.loads(Path(config_file).read_text())
     bundle = config.pop("_bundle")

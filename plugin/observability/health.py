@@ -1,6 +1,6 @@
 """Readiness checks: is this process able to do its work right now?
 
-    readiness = Readiness([store_check(store), fhir_check(gateway), bundle_check(path)])
+    readiness = Readiness([store_check(store), fhir_check(gateway), grader_check(probe)])
     report = readiness.run()      # -> ReadinessReport(ready, checks[...])
 
 A check is a named callable returning a CheckResult (or raising: that is a failure whose
@@ -11,12 +11,10 @@ carry no secrets, URLs with credentials or patient data.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
@@ -135,29 +133,6 @@ def fhir_check(capabilities: Callable[[], dict[str, object]], cache_s: float = 5
         return CheckResult(True, f"reachable (FHIR {version})" if version else "reachable")
 
     return Check("fhir", probe, cache_s=cache_s)
-
-
-REQUIRED_BUNDLE_FILES = ("model.onnx", "metadata.json")
-
-
-def bundle_files_check(bundle_dir: Callable[[], Path | None]) -> CheckResult:
-    """The bundle folder holds a model and metadata naming the model and its version. The
-    grader's own loader validates the rest (outputs, input shape) when it loads."""
-    path = bundle_dir()
-    if path is None:
-        return CheckResult(False, "no model bundle configured and none shipped")
-    if not path.is_dir():
-        return CheckResult(False, f"model bundle folder {path.name!r} not found")
-    missing = [f for f in REQUIRED_BUNDLE_FILES if not (path / f).is_file()]
-    if missing:
-        return CheckResult(False, f"model bundle {path.name!r} lacks {', '.join(missing)}")
-    try:
-        metadata = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return CheckResult(False, f"model bundle {path.name!r}: metadata.json is not valid JSON")
-    if not (isinstance(metadata, dict) and metadata.get("name") and metadata.get("version")):
-        return CheckResult(False, f"model bundle {path.name!r}: metadata lacks name or version")
-    return CheckResult(True, f"{metadata['name']} {metadata['version']}")
 
 
 def grader_check(probe: Callable[[], CheckResult], cache_s: float = 30.0) -> Check:

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 
 from plugin.app import services_of
-from plugin.observability.health import Check, CheckResult, Readiness, bundle_files_check
+from plugin.observability.health import Check, CheckResult, Readiness
 
 AppFactory = Callable[..., Flask]
 
@@ -120,30 +120,6 @@ def test_readyz_503_when_the_store_fails(make_app: AppFactory, bundle_dir: Path)
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["store"]["detail"].startswith("check failed (")
-
-
-@pytest.mark.parametrize(
-    ("files", "detail"),
-    [
-        ({}, "model bundle 'b' lacks model.onnx, metadata.json"),
-        ({"model.onnx": "x"}, "model bundle 'b' lacks metadata.json"),
-        (
-            {"model.onnx": "x", "metadata.json": "{"},
-            "model bundle 'b': metadata.json is not valid JSON",
-        ),
-        (
-            {"model.onnx": "x", "metadata.json": "{}"},
-            "model bundle 'b': metadata lacks name or version",
-        ),
-    ],
-)
-def test_bundle_check_failures(tmp_path: Path, files: dict[str, str], detail: str) -> None:
-    folder = tmp_path / "b"
-    folder.mkdir()
-    for name, text in files.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    assert bundle_files_check(lambda: folder) == CheckResult(False, detail)
-    assert bundle_files_check(lambda: None).ok is False
 
 
 def test_check_results_are_cached_for_their_ttl() -> None:
