@@ -105,7 +105,7 @@ def smart_runtime(services: Services) -> SmartRuntime | None:
             return None
         runtime = build_runtime(services.settings, services.store.sessions)
         services.extensions[EXTENSION_KEY] = runtime
-        services._closers.append(runtime.close)
+        services.add_closer(runtime.close)
         return runtime
 
 

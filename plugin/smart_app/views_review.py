@@ -122,7 +122,7 @@ def _banner(ctx: ReviewContext) -> dict[str, Any] | None:
 def register_review_routes(bp: Blueprint, services: Services, runtime: SmartRuntime) -> None:
     styles = StyleFetcher()
     renders = RenderCache()
-    services._closers.append(styles.close)
+    services.add_closer(styles.close)
 
     def context(slot: str, *, load_state: bool = True) -> ReviewContext | Response:
         located = session_or_error(runtime, slot)
