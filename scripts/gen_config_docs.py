@@ -143,7 +143,7 @@ DESCRIPTIONS: dict[str, str] = {
     "grader.intra_op_threads": "onnxruntime intra-op threads per process; unset: all cores.",
     "grader.providers": "onnxruntime execution providers in order of preference (e.g. "
     '`["CUDAExecutionProvider", "CPUExecutionProvider"]`); empty: the predictor picks.',
-    "grader.batch_size": "Images per inference call (the SMART review job and `screening` jobs).",
+    "grader.batch_size": "Images per inference call (the server's grading paths).",
     "grader.remote": "Run the network on an inference server instead of in-process.",
     "grader.remote.kind": "`none` (local onnxruntime) or `kserve-v2` (KServe v2 / Open "
     "Inference Protocol over HTTP: Triton, KServe, MLServer, OpenVINO Model Server).",
