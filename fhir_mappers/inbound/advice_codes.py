@@ -140,6 +140,8 @@ LA_RETINOPATHY = frozenset({"LA18644-7", "LA18645-4", "LA18646-2", "LA18648-8"})
 LOINC_RETINAL_SCREENING_REPORT = "103592-2"
 
 # --- Procedures ------------------------------------------------------------------------------
+# The one list of retinal-exam codes: the inbound mappers' last_eye_exam and the CDS service's
+# "screening due" evidence, Procedure prefetch and order hooks (plugin.cds.codes) all use it.
 SNOMED_EYE_EXAM_PROCEDURES: dict[str, str] = {
     "20067007": "Ocular fundus photography",
     "3047001": "Kowa fundus photography",
@@ -170,20 +172,19 @@ SNOMED_EYE_EXAM_PROCEDURES: dict[str, str] = {
     "134395001": "Diabetic retinopathy screening",
 }
 CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
-CPT_EYE_EXAM = frozenset(
-    {
-        "92250",  # Fundus photography with interpretation and report
-        "92227",  # Retinal imaging, remote clinical staff review
-        "92228",  # Retinal imaging, remote physician interpretation
-        "92229",  # Retinal imaging, point-of-care automated analysis
-        "2022F",  # Dilated retinal eye exam, interpreted, with retinopathy
-        "2023F",  # ... without retinopathy
-        "2024F",  # 7 standard field stereoscopic photos, with retinopathy
-        "2025F",  # ... without retinopathy
-        "2026F",  # Eye imaging validated to match 7-field photos, with retinopathy
-        "2033F",  # ... without retinopathy
-    }
-)
+CPT_EYE_EXAM: dict[str, str] = {
+    "92250": "Fundus photography with interpretation and report",
+    # AMA descriptors since 2021: "Imaging of retina for detection or monitoring of disease; ..."
+    "92227": "Retinal imaging, remote clinical staff review and report",
+    "92228": "Retinal imaging, remote physician interpretation and report",
+    "92229": "Retinal imaging, point-of-care autonomous analysis and report",
+    "2022F": "Dilated retinal eye exam, interpreted, with evidence of retinopathy",
+    "2023F": "Dilated retinal eye exam, interpreted, without evidence of retinopathy",
+    "2024F": "7 standard field stereoscopic retinal photos, with evidence of retinopathy",
+    "2025F": "7 standard field stereoscopic retinal photos, without evidence of retinopathy",
+    "2026F": "Eye imaging validated to match 7-field photos, with evidence of retinopathy",
+    "2033F": "Eye imaging validated to match 7-field photos, without evidence of retinopathy",
+}
 CPT_RETINOPATHY: dict[str, bool] = {
     "2022F": True,
     "2024F": True,

@@ -81,7 +81,7 @@ def exam_dates(record: PatientRecord) -> list[date]:
     found: list[date] = [i.date for i in record.facts.images if i.date is not None]
     found += [r.effective for r in record.prior_reports if r.effective is not None]
     exam_codes = {(codes.SNOMED, c) for c in codes.RETINAL_EXAM_PROCEDURES}
-    exam_codes |= {(codes.CPT, c) for c in codes.RETINAL_IMAGING_CPT}
+    exam_codes |= {(codes.CPT, c) for c in codes.RETINAL_EXAM_CPT}
     obs_codes = {(codes.LOINC, c) for c in codes.RETINAL_EXAM_OBSERVATIONS}
     for r in record.resources:
         if not _about(r, record.patient_ref):

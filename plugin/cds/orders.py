@@ -58,7 +58,7 @@ def order_kind(resource: Mapping[str, Any]) -> OrderKind | None:
         return None
     code = _codings(resource.get("code"))
     exams = {(codes.SNOMED, c) for c in codes.RETINAL_EXAM_PROCEDURES}
-    exams |= {(codes.CPT, c) for c in codes.RETINAL_IMAGING_CPT}
+    exams |= {(codes.CPT, c) for c in codes.RETINAL_EXAM_CPT}
     if code & exams:
         return "exam"
     performer = _codings(resource.get("performerType"))

@@ -53,7 +53,7 @@ def observation_codes() -> list[str]:
 def _templates() -> dict[str, str]:
     report_code = f"{codes.LOINC}|{fhir_codes.LOINC_RETINAL_SCREENING_REPORT[0]}"
     exam_codes = _token_list(codes.SNOMED, list(codes.RETINAL_EXAM_PROCEDURES))
-    exam_codes += "," + _token_list(codes.CPT, list(codes.RETINAL_IMAGING_CPT))
+    exam_codes += "," + _token_list(codes.CPT, list(codes.RETINAL_EXAM_CPT))
     return {
         "patient": "Patient/{{context.patientId}}",
         "conditions": f"Condition?{_PATIENT}",

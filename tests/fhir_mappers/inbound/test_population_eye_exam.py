@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from fhir_mappers.inbound import advice_codes as ac
 from models.clinical_facts import Population
 
 JSON = dict[str, Any]
@@ -117,6 +118,21 @@ def test_eye_exam_procedures(fhir: Any, concept: JSON, retinopathy: bool | None)
     assert exam is not None
     assert (exam.kind, exam.source, str(exam.date)) == ("Procedure", "Procedure/ex", "2024-09-12")
     assert exam.retinopathy is retinopathy
+
+
+@pytest.mark.parametrize(
+    ("system", "code"),
+    [("http://snomed.info/sct", c) for c in ac.SNOMED_EYE_EXAM_PROCEDURES]
+    + [(CPT, c) for c in ac.CPT_EYE_EXAM],
+)
+def test_every_code_of_the_shared_retinal_exam_list_is_an_exam(
+    fhir: Any, system: str, code: str
+) -> None:
+    """The list the CDS service's "screening due" also uses (plugin.cds.codes)."""
+    concept = {"coding": [{"system": system, "code": code}]}
+    facts = fhir.facts(_procedure(fhir, concept, performedDateTime="2025-01-02", rid="x"))
+    assert facts.last_eye_exam is not None and facts.last_eye_exam.code == code
+    assert not any("display text" in w for w in facts.warnings)
 
 
 def test_eye_exam_procedure_by_text_is_warned(fhir: Any) -> None:

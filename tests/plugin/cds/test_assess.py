@@ -8,9 +8,18 @@ from typing import Any
 
 import pytest
 
-from plugin.cds.assess import EVIDENCE_KEYS, app_context, recent_exam, screening_due
+from fhir_mappers.inbound import advice_codes
+from plugin.cds import codes
+from plugin.cds.assess import (
+    EVIDENCE_KEYS,
+    app_context,
+    exam_dates,
+    recent_exam,
+    screening_due,
+)
 from plugin.cds.background import Pending
 from plugin.cds.grading import ImageState
+from plugin.cds.services import patient_view_service
 from plugin.workflow.record import build_record
 
 TODAY = date(2026, 3, 2)
@@ -32,6 +41,13 @@ def procedure(
         "code": {"coding": [{"system": "http://snomed.info/sct", "code": code}]},
         "subject": {"reference": subject},
         "performedDateTime": when,
+    }
+
+
+def cpt_procedure(code: str, when: str) -> dict[str, Any]:
+    return {
+        **procedure("x", when),
+        "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": code}]},
     }
 
 
@@ -70,6 +86,9 @@ def test_no_reminder_when_evidence_could_not_be_obtained(kit: Any, key: str) -> 
             **procedure("x", "2025-06-01"),
             "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "92229"}]},
         },
+        lambda kit: procedure("134395001", "2025-05-01"),  # diabetic retinopathy screening
+        lambda kit: cpt_procedure("2033F", "2025-07-01"),  # CPT II: 7-field-matched imaging
+        lambda kit: cpt_procedure("2022F", "2025-07-01"),  # CPT II: dilated retinal exam
         lambda kit: dr_observation("2025-12-24"),
         lambda kit: kit.media(REF, "right", kit.photo(20), created="2025-10-01"),
     ],
@@ -79,6 +98,21 @@ def test_recent_evidence_of_an_exam_means_not_due(kit: Any, evidence: Any) -> No
     rec = record(kit, {**found, "id": "e1"})
     assert screening_due(rec, EVIDENCE_KEYS, TODAY) is None
     assert recent_exam(rec, TODAY) is not None
+
+
+def test_exam_evidence_is_the_inbound_mappers_list_code_for_code(kit: Any) -> None:
+    """One list: every retinal-exam code the inbound mappers read as last_eye_exam is exam
+    evidence here, and the Procedure prefetch asks for each of them."""
+    template = patient_view_service().prefetch["procedures"]  # type: ignore[index]
+    coded = [(codes.SNOMED, c) for c in advice_codes.SNOMED_EYE_EXAM_PROCEDURES]
+    coded += [(codes.CPT, c) for c in advice_codes.CPT_EYE_EXAM]
+    for i, (system, code) in enumerate(coded):
+        found = procedure("x", f"2025-{1 + i % 12:02d}-{1 + i // 12:02d}")
+        found["code"] = {"coding": [{"system": system, "code": code}]}
+        rec = record(kit, {**found, "id": f"e{i}"})
+        assert exam_dates(rec) == [date.fromisoformat(found["performedDateTime"])], code
+        assert rec.facts.last_eye_exam is not None and rec.facts.last_eye_exam.code == code
+        assert f"{system}|{code}" in template
 
 
 def test_old_or_unfinished_or_someone_elses_exams_do_not_count(kit: Any) -> None:
