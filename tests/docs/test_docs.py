@@ -216,3 +216,14 @@ def test_registration_lists_every_service_prefetch_template_and_scope() -> None:
             assert template in text, f"prefetch {key} differs from the code"
     for scope in SmartSettings().scopes:
         assert scope in text.split("| scope | why |", 1)[1], f"scope {scope} not explained"
+
+
+def test_registration_urls_are_the_apps_routes() -> None:
+    from plugin.smart_app.runtime import JWKS_PATH, LAUNCH_PATH, SESSION_TTL_S, STANDALONE_PATH
+
+    text = (DOCS / "ehr-registration.md").read_text(encoding="utf-8")
+    base = "https://deepdr.example.org"
+    for path in (LAUNCH_PATH, STANDALONE_PATH, JWKS_PATH, SmartSettings().redirect_path):
+        assert f"{base}{path}`" in text, f"{path} is not shown as a registration URL"
+    assert f"for at most {SESSION_TTL_S // 3600} hours" in text
+    assert f"{base}/cds-services`" in text
