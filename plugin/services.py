@@ -189,7 +189,9 @@ def _wire(settings: Settings, store: Store) -> Services:
     )
     handlers = HandlerRegistry()
     waker = _Waker()
-    queue = JobQueue(store.jobs, handlers, wake=waker)
+    queue = JobQueue(
+        store.jobs, handlers, wake=waker, default_max_attempts=settings.jobs.max_attempts
+    )
     sinks: list[AuditSink] = []
     if settings.audit.store_trail:
         sinks.append(store.audit)

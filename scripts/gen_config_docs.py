@@ -77,8 +77,8 @@ DESCRIPTIONS: dict[str, str] = {
     "default of `deepdr-fhir worker --threads`).",
     "jobs.lease_s": "A running job's lease; its worker renews it every third of this. A job "
     "whose worker died is taken up again once the lease expires.",
-    "jobs.max_attempts": "Not read yet: each job kind sets its own limit when it is queued "
-    "(`smart-review` 3, `screening` and `fhir-audit-event` 5).",
+    "jobs.max_attempts": "How many times a job may start before it fails for good (a crash "
+    "or a retryable error counts). `smart-review` jobs use their own limit of 3.",
     "jobs.poll_interval_s": "How often idle workers look for due jobs (a job queued in the "
     "same process wakes them at once).",
     "jobs.in_process_workers": "Run job workers as threads inside each web process. Set "

@@ -17,7 +17,6 @@ same metadata drives the preprocessing and postprocessing here.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -273,11 +272,9 @@ def load_predictor(
     runner: Runner | None = None,
     batch_size: int = 8,
 ) -> Predictor:
-    """Open a bundle; threads default to $DEEPDR_GRADER_THREADS or all cores. With
-    `runner`, the network runs there (model.onnx may then be absent from the folder)."""
-    env = os.environ.get("DEEPDR_GRADER_THREADS")
-    if threads is None and env and env.isdigit():
-        threads = int(env)
+    """Open a bundle; threads default to all cores (the app sets them from
+    `grader.intra_op_threads`; models/ reads no environment). With `runner`, the network
+    runs there (model.onnx may then be absent from the folder)."""
     return Predictor(
         folder, threads=threads, providers=providers, batch_size=batch_size, runner=runner
     )

@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("advice", help="evaluate, make fine-tuning pairs, fine-tune the advice")
     adv = p.add_subparsers(dest="advice_command", metavar="ACTION", required=True)
 
-    ev = adv.add_parser("evaluate", help="% of cases with no missing / no inappropriate content")
+    ev = adv.add_parser("evaluate", help="%% of cases with no missing / no inappropriate content")
     ev.add_argument("cases", metavar="CASES.jsonl", type=Path)
     ev.add_argument("--engine", type=_engines, default=[Engine.RULES], help="rules, llm or both")
     ev.add_argument("--lang", type=_langs, default=[Lang.EN, Lang.ZH], help="en, zh or en,zh")

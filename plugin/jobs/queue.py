@@ -24,10 +24,14 @@ class JobQueue:
         jobs: JobRepository,
         handlers: HandlerRegistry,
         wake: Callable[[], None] | None = None,
+        default_max_attempts: int = 5,
     ) -> None:
+        if default_max_attempts < 1:
+            raise ValueError("default_max_attempts must be at least 1")
         self._jobs = jobs
         self._handlers = handlers
         self._wake = wake
+        self._default_max_attempts = default_max_attempts
 
     def enqueue(
         self,
@@ -35,15 +39,20 @@ class JobQueue:
         payload: Mapping[str, Any],
         idempotency_key: str,
         *,
-        max_attempts: int = 5,
+        max_attempts: int | None = None,
         run_after: datetime | None = None,
     ) -> Job:
         """The job for `idempotency_key`, created now or before (never twice). Raises
-        UnknownJobKind, IdempotencyConflict (same key, other request), ValueError."""
+        UnknownJobKind, IdempotencyConflict (same key, other request), ValueError.
+        `max_attempts`: None -> the queue's default (config `jobs.max_attempts`)."""
         if kind not in self._handlers:
             raise UnknownJobKind(f"no handler for job kind {kind!r}")
         job, created = self._jobs.enqueue(
-            kind, payload, idempotency_key, max_attempts=max_attempts, run_after=run_after
+            kind,
+            payload,
+            idempotency_key,
+            max_attempts=self._default_max_attempts if max_attempts is None else max_attempts,
+            run_after=run_after,
         )
         if created and self._wake is not None:
             self._wake()

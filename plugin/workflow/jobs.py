@@ -50,7 +50,7 @@ from plugin.workflow.errors import (
     ImagingErrors,
     WorkflowError,
 )
-from plugin.workflow.grader import GRADER_EXTENSION, Grader, load_configured_grader
+from plugin.workflow.grader import GRADER_EXTENSION, Grader
 from plugin.workflow.record import parse_patient_ref
 from plugin.workflow.service import ScreeningService
 from plugin.workflow.types import ScreeningOptions
@@ -121,7 +121,7 @@ def enqueue_screening(
     *,
     model: ModelInfo,
     image_hashes: Sequence[str] = (),
-    max_attempts: int = 5,
+    max_attempts: int | None = None,
 ) -> Job:
     """The job for this request (created now or found). Without image hashes the key is
     patient + model + options: a new photograph needs its hashes to start a new job."""
@@ -211,8 +211,8 @@ def screening_job_handlers(services: Services) -> Mapping[str, Handler]:
     """{"screening": handler} when a FHIR server for system work is configured. The grader:
     the one injected in services.extensions[GRADER_EXTENSION] when there is one at job
     time, else the configured one, local or remote (loaded on first use)."""
-    from plugin.inference.llm import configured_generator
     from plugin.observability.audit import AuditingGateway
+    from plugin.workflow.factory import configured_grader, screening_service_from_settings
 
     settings = services.settings
     system = services.system_fhir
@@ -221,7 +221,7 @@ def screening_job_handlers(services: Services) -> Mapping[str, Handler]:
     # Every read and write of the job lands in the audit trail, as the system actor.
     gateway = AuditingGateway(system, services.audit, JOB_ACTOR)
     configured = normalise_base(settings.fhir.base_url)
-    grader = LazyGrader(lambda: load_configured_grader(settings.grader))  # local or remote
+    grader = LazyGrader(lambda: configured_grader(settings))  # local or remote
 
     def make_service(job: ScreeningJob) -> ScreeningService:
         if job.fhir_base != configured:
@@ -235,17 +235,15 @@ def screening_job_handlers(services: Services) -> Mapping[str, Handler]:
         except GraderUnavailable as exc:
             log.warning("screening job without a grader: %s", exc.message)
             loaded = None
-        return ScreeningService(
+        return screening_service_from_settings(
+            settings,
             gateway,
-            store=services.store,
+            services.store,
             grader=loaded,
-            imaging=settings.imaging,
             # Image URLs on the FHIR server's own origin get the system token, as the
             # gateway's requests do (other origins: their configured credentials only).
             fhir_token=services.system_token,
-            llm=lambda: configured_generator(settings.advice.llm),
             observe_grading=services.metrics.observe_grading,
-            default_population=settings.advice.population,
         )
 
     return {SCREENING_JOB: screening_handler(make_service)}
