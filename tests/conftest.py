@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -126,3 +127,38 @@ def tiny_grader_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     }
     (folder / "metadata.json").write_text(json.dumps(meta))
     return folder
+
+
+@pytest.fixture(scope="module")
+def remote_tiny_grader(
+    tiny_grader_bundle: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SimpleNamespace]:
+    """The tiny bundle's network behind the local KServe v2 server on 127.0.0.1: `.server`
+    (`.server.requests` counts inferences), `.grader`: a `[grader]` settings section that
+    uses it, with a bundle folder holding only metadata.json (only the remote can grade),
+    and `.photo`: PNG bytes of a fundus-like image (an orange disc on black) it grades."""
+    import io
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    from plugin.local_servers.kserve_v2 import LocalKServeV2Server
+
+    folder = tmp_path_factory.mktemp("remote") / tiny_grader_bundle.name
+    folder.mkdir()
+    shutil.copy(tiny_grader_bundle / "metadata.json", folder / "metadata.json")
+    yy, xx = np.mgrid[:160, :160]
+    disc = np.hypot(yy - 80, xx - 80) < 67
+    rgb = np.zeros((160, 160, 3), np.uint8)
+    rgb[disc] = (170, 70, 30)
+    rgb[disc & (np.hypot(yy - 60, xx - 95) < 6)] = (90, 20, 10)  # a dark spot
+    photo = io.BytesIO()
+    Image.fromarray(rgb).save(photo, format="PNG")
+    with LocalKServeV2Server.for_bundle(tiny_grader_bundle, threads=1) as server:
+        remote = {"kind": "kserve-v2", "url": server.url, "model_name": server.name}
+        yield SimpleNamespace(
+            server=server,
+            grader={"bundle": str(folder), "remote": remote},
+            photo=photo.getvalue(),
+        )

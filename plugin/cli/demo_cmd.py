@@ -15,6 +15,7 @@ from pathlib import Path
 
 from plugin.cli.common import EXIT_OK, CliError
 from plugin.cli.facts_cmd import parse_as_of
+from plugin.config_loader import ConfigError, load_settings
 from plugin.demo.generate import DEFAULT_SEED, export_demo, generate_demo
 from plugin.demo.photos import PhotoLibrary
 from plugin.demo.run import run_demo
@@ -53,6 +54,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the URL to launch the app as an EHR would (default when run in a terminal)",
     )
     serve.add_argument("--no-serve", dest="serve", action="store_false", help="exit when done")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML settings (or $DEEPDR_CONFIG, DEEPDR_* variables): the demo uses their grader "
+        "and advice sections (e.g. grader.remote, advice.llm, advice.population)",
+    )
     p.set_defaults(func=run)
 
 
@@ -94,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {len(written)} files to {out}")
         return EXIT_OK
     try:
+        settings = load_settings(args.config).settings
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    try:
         run_demo(
             seed=args.seed,
             as_of=as_of,
@@ -101,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
             library=library,
             dicomweb=not args.no_dicomweb,
             serve_ui=_wait_for_ctrl_c if _should_serve(args) else None,
+            settings=settings,
         )
     except (LocalServerError, FhirError, StowError, StoreError) as exc:
         print(f"deepdr-fhir demo: {exc}", file=sys.stderr)

@@ -7,10 +7,11 @@ version), drafts advice, writes the preliminary results back (DiagnosticReport +
 Observations, draft CarePlan, Provenance; a retry writes nothing new) and records the
 screening in the store. Prints per-eye grading, the advice headlines and what was written.
 
-Settings (store, grader bundle, image-source credentials, language model) come from the
-usual configuration (--config FILE or $DEEPDR_CONFIG, DEEPDR_* variables); the options
-below override them. The access token is read from the environment variable --token-env
-names, never from the command line. Bad input (unreachable server, unknown patient, no
+Settings (store, grader bundle or remote grader, image-source credentials, language model,
+advice language, engine and default BMI population) come from the usual configuration
+(--config FILE or $DEEPDR_CONFIG, DEEPDR_* variables), as for the screening job; the
+options below override them. The access token is read from the environment variable
+--token-env names, never from the command line. Bad input (unreachable server, unknown patient, no
 images, no grader): exit 2 and one line.
 """
 
@@ -23,13 +24,14 @@ from typing import Any
 
 from fhir_mappers.outbound import OutboundError
 from models.advice import Engine, Lang
-from models.advice.llm import make_generator
 from plugin.cli.common import EXIT_OK, CliError, print_json
+from plugin.config import Settings
 from plugin.config_loader import ConfigError, load_settings
 from plugin.fhir import FhirError, HttpFhirGateway
 from plugin.store import StoreError, open_store
 from plugin.workflow import ImagingErrors, ScreeningOptions, ScreeningService, WorkflowError
-from plugin.workflow.grader import Grader, load_grader
+from plugin.workflow.factory import configured_grader, screening_service_from_settings
+from plugin.workflow.grader import Grader
 from plugin.workflow.summary import advice_headlines, eye_line, facts_line, written_line
 from plugin.workflow.types import ScreeningResult
 
@@ -44,15 +46,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fhir-server", required=True, metavar="URL", help="FHIR R4 base URL")
     p.add_argument("--patient", required=True, metavar="ID", help="Patient id or Patient/ID")
     p.add_argument("--token-env", metavar="VAR", help="environment variable holding a token")
-    p.add_argument("--lang", choices=[x.value for x in Lang], default=Lang.EN.value)
-    p.add_argument("--engine", choices=[e.value for e in Engine], default=Engine.RULES.value)
+    p.add_argument(
+        "--lang", choices=[x.value for x in Lang], help="advice language (default: advice.lang)"
+    )
+    p.add_argument(
+        "--engine", choices=[e.value for e in Engine], help="advice engine (default: advice.engine)"
+    )
     p.add_argument("--no-write", action="store_true", help="write nothing to the FHIR server")
     p.add_argument("--referral", action="store_true", help="also write the suggested referral")
     p.add_argument("--no-grade", action="store_true", help="skip the images: advice only")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--config", metavar="FILE", help="TOML settings file")
     p.add_argument("--store", metavar="URL", help="store URL (default: store.url)")
-    p.add_argument("--bundle", metavar="DIR", type=Path, help="grader bundle folder")
+    p.add_argument(
+        "--bundle", metavar="DIR", type=Path, help="grader bundle folder (default: grader.bundle)"
+    )
     p.add_argument(
         "--max-transaction-entries",
         type=int,
@@ -72,13 +80,13 @@ def run(args: argparse.Namespace) -> int:
     if args.max_transaction_entries is not None and args.max_transaction_entries < 1:
         raise CliError("--max-transaction-entries must be at least 1")
     options = ScreeningOptions(
-        lang=Lang(args.lang),
-        engine=Engine(args.engine),
+        lang=Lang(args.lang) if args.lang else settings.advice.lang,
+        engine=Engine(args.engine) if args.engine else settings.advice.engine,
         write=not args.no_write,
         write_referral=args.referral,
         grade=not args.no_grade,
     )
-    grader = None if args.no_grade else _grader(args.bundle or settings.grader.bundle)
+    grader = None if args.no_grade else _grader(settings, args.bundle)
     try:
         gateway = HttpFhirGateway(
             args.fhir_server, token=(lambda: token) if token else None, timeout_s=args.timeout
@@ -91,13 +99,12 @@ def run(args: argparse.Namespace) -> int:
         gateway.close()
         raise CliError(f"store: {exc}") from None
     try:
-        service = ScreeningService(
+        service = screening_service_from_settings(
+            settings,
             gateway,
-            store=store,
+            store,
             grader=grader,
-            imaging=settings.imaging,
             fhir_token=(lambda: token) if token else None,
-            llm=lambda: make_generator(settings.advice.llm),
             write_max_entries=args.max_transaction_entries,
         )
         result = _screen(service, args.patient, options)
@@ -120,9 +127,10 @@ def _token(var: str | None) -> str | None:
     return value
 
 
-def _grader(bundle: Path | None) -> Grader:
+def _grader(settings: Settings, bundle: Path | None) -> Grader:
+    """[grader] (local bundle, or remote with grader.remote); --bundle replaces its folder."""
     try:
-        return load_grader(bundle)
+        return configured_grader(settings, bundle=bundle)
     except WorkflowError as exc:
         raise CliError(f"{exc.message} (use --no-grade for advice only)") from None
 

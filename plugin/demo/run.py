@@ -24,6 +24,7 @@ from typing import Any
 
 from fhir_mappers.inbound import clinical_facts_from_fhir
 from models.clinical_facts import ClinicalFacts
+from plugin.config import Settings
 from plugin.demo.generate import DemoPatient, generate_demo
 from plugin.demo.pacs import (
     DICOMWEB_SCENARIOS,
@@ -47,8 +48,8 @@ from plugin.workflow import (
     ScreeningResult,
     ScreeningService,
     WorkflowError,
-    load_grader,
 )
+from plugin.workflow.factory import configured_grader, screening_service_from_settings
 
 # What the app reads of a patient's record (one search each, all pages).
 RECORD_TYPES: tuple[str, ...] = (
@@ -127,14 +128,20 @@ def run_demo(
     grader: Grader | None = _SHIPPED,
     rerun: bool = True,
     serve_ui: Callable[[str, str], None] | None = None,
+    settings: Settings | None = None,
 ) -> list[DemoResult]:
     """`base_url`: use that (test) FHIR server instead of starting the bundled one.
-    `grader`: default the shipped bundle; None grades nothing. `rerun`: screen the first
-    graded patient a second time, to show the cache and the idempotent write-back.
+    `grader`: default the one `[grader]` configures (the shipped bundle unless set; remote
+    with grader.remote); None grades nothing. `settings`: the deployment's settings, of
+    which the demo uses the grader and the advice sections (language model, default BMI
+    population) as every screening does; its own servers, store and PACS replace the rest.
+    `rerun`: screen the first graded patient a second time, to show the cache and the
+    idempotent write-back.
     `serve_ui`: after printing, run the SMART app and the test EHR in front of the same
     servers and call `serve_ui(ehr_home_url, app_base_url)`, which blocks until the user is
     done (Ctrl-C); the servers stop when it returns."""
     started = time.perf_counter()
+    settings = settings or Settings()
     run = DemoRun()
     patients = generate_demo(seed=seed, as_of=as_of, library=library)
     with ExitStack() as stack:
@@ -145,16 +152,17 @@ def run_demo(
         pacs = _start_pacs(stack, run) if dicomweb and library is not None else None
         if pacs is not None and not json_output:
             out(f"PACS (Orthanc, DICOMweb) at {pacs.dicomweb_url}")
-        run.grader = _grader(run) if grader is _SHIPPED else grader
+        run.grader = _grader(run, settings) if grader is _SHIPPED else grader
         store_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="deepdr-demo-"))
         store = stack.enter_context(open_store(f"sqlite:///{store_dir}/demo.sqlite3"))
         gw = stack.enter_context(HttpFhirGateway(base_url, timeout_s=60))
         credentials = (
             (OriginCredentials(base_url=pacs.dicomweb_url, auth=_pacs_auth(pacs)),) if pacs else ()
         )
-        service = ScreeningService(
+        service = screening_service_from_settings(
+            settings,
             gw,
-            store=store,
+            store,
             grader=run.grader,
             imaging=ImagingSettings(credentials=credentials),
             clock=lambda: datetime.combine(as_of, datetime.now(UTC).time(), tzinfo=UTC),
@@ -177,7 +185,10 @@ def run_demo(
 
             ui = stack.enter_context(
                 serve_demo_ui(
-                    base_url, grader=run.grader, imaging=ImagingSettings(credentials=credentials)
+                    base_url,
+                    grader=run.grader,
+                    imaging=ImagingSettings(credentials=credentials),
+                    deployment=settings,
                 )
             )
             serve_ui(ui.ehr_home_url, ui.app_base_url)
@@ -198,9 +209,9 @@ def _pacs_auth(pacs: LocalOrthanc) -> BasicAuth:
     return BasicAuth(username=user, password=password)
 
 
-def _grader(run: DemoRun) -> Grader | None:
+def _grader(run: DemoRun, settings: Settings) -> Grader | None:
     try:
-        return load_grader()
+        return configured_grader(settings)
     except GraderUnavailable as exc:
         run.notes.append(
             f"Grading skipped: {exc.message}. The grader bundle is not committed yet; "

@@ -24,6 +24,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from plugin.app import create_app
+from plugin.config import Settings
 from plugin.imaging.config import ImagingSettings
 from plugin.local_servers.test_ehr import LocalTestEhr, RegisteredClient, TestEhrSettings
 from plugin.services import Services, build_services
@@ -112,11 +113,13 @@ def serve_demo_ui(
     scopes: Sequence[str] = RECOMMENDED_SCOPES,
     settings: Mapping[str, Any] | None = None,
     imaging: ImagingSettings | None = None,
+    deployment: Settings | None = None,
 ) -> Iterator[DemoUi]:
     """`grader`: a ready Grader (tests, or the demo's own); None: the configured/shipped
     bundle, or advice only when there is none. `settings`: extra config sections merged over
     the demo's. `imaging`: image-source settings as an object (e.g. the demo PACS's
-    credentials, whose secrets a plain mapping could not carry)."""
+    credentials, whose secrets a plain mapping could not carry). `deployment`: settings
+    whose grader and advice sections the app uses (as the demo's own screenings do)."""
     with ExitStack() as stack:
         late = _LateApp()
         server: BaseWSGIServer = make_server(
@@ -146,6 +149,9 @@ def serve_demo_ui(
         validated = _validated(data)
         if imaging is not None:
             validated = validated.model_copy(update={"imaging": imaging})
+        if deployment is not None:
+            update = {"grader": deployment.grader, "advice": deployment.advice}
+            validated = validated.model_copy(update=update)
         services = build_services(validated)
         stack.callback(services.close, 5.0)
         if grader is not None:

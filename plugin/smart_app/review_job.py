@@ -33,10 +33,9 @@ from plugin.workflow import (
     GraderUnavailable,
     ScreeningOptions,
     ScreeningResult,
-    ScreeningService,
     WorkflowError,
 )
-from plugin.workflow.grader import load_configured_grader
+from plugin.workflow.factory import configured_grader, screening_service_from_settings
 from plugin.workflow.service import advice_context
 from smart_launch import SessionTokenProvider, SmartError
 
@@ -131,7 +130,7 @@ class _GraderSlot:
             if not self._tried:
                 self._tried = True
                 try:
-                    self._loaded = load_configured_grader(self._services.settings.grader)
+                    self._loaded = configured_grader(self._services.settings)
                 except GraderUnavailable as exc:
                     self._reason = NO_GRADER
                     log.warning("review jobs run without a grader: %s", exc.message)
@@ -160,13 +159,13 @@ def review_job_handlers(services: Services) -> Mapping[str, Handler]:
         grader, grader_problem = graders.get()
         gateway = services.fhir_gateway(job.fhir_base, token, actor)
         try:
-            service = ScreeningService(
+            service = screening_service_from_settings(
+                services.settings,
                 gateway,
-                store=services.store,
+                services.store,
                 grader=grader,
-                imaging=services.settings.imaging,
                 fhir_token=token,
-                llm=_llm_factory(services),
+                observe_grading=services.metrics.observe_grading,
             )
             options = ScreeningOptions(
                 lang=job.lang,
@@ -187,15 +186,6 @@ def review_job_handlers(services: Services) -> Mapping[str, Handler]:
         return review_result(result, grader_problem)
 
     return {REVIEW_JOB: handle}
-
-
-def _llm_factory(services: Services) -> Any:
-    def make() -> Any:
-        from models.advice.llm import make_generator
-
-        return make_generator(services.settings.advice.llm)
-
-    return make
 
 
 def review_result(result: ScreeningResult, grader_problem: str | None) -> dict[str, Any]:

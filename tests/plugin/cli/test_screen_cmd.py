@@ -3,9 +3,11 @@ against the real FHIR server print what was found and written."""
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,3 +142,86 @@ def test_against_the_real_server(
     assert result["summary"]["eyes"] == [] and result["written"]["care-plan"].startswith(
         "CarePlan/"
     )
+
+
+def config_file(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "deepdr.toml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_a_configured_remote_grader_is_used_not_the_local_bundle(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    store_args: tuple[str, ...],
+    tiny_grader_bundle: Path,
+) -> None:
+    """The bundle has a working model.onnx, but grader.remote says the network runs on an
+    inference server (here: none listening): the command says so, it does not grade locally."""
+    config = config_file(
+        tmp_path,
+        f'[grader]\nbundle = "{tiny_grader_bundle}"\n'
+        f'[grader.remote]\nkind = "kserve-v2"\nurl = "http://127.0.0.1:{closed_port()}"\n'
+        'model_name = "tiny"\n',
+    )
+    server = ("--fhir-server", f"http://127.0.0.1:{closed_port()}/fhir", "--patient", "1")
+    code, _, err = run(capsys, *server, "--config", config, *store_args)
+    assert_one_line(code, err, "remote grader cannot be used")
+
+
+@pytest.mark.integration
+def test_remote_grader_and_deployment_population_from_the_config(
+    capsys: pytest.CaptureFixture[str],
+    fhir_base_url: str,
+    tmp_path: Path,
+    store_args: tuple[str, ...],
+    remote_tiny_grader: Any,
+) -> None:
+    remote = remote_tiny_grader
+    section = remote.grader
+    config = config_file(
+        tmp_path,
+        f'[grader]\nbundle = "{section["bundle"]}"\n'
+        f'[grader.remote]\nkind = "kserve-v2"\nurl = "{section["remote"]["url"]}"\n'
+        f'model_name = "{section["remote"]["model_name"]}"\n'
+        '[advice]\npopulation = "chinese"\nlang = "zh"\n',
+    )
+    with HttpFhirGateway(fhir_base_url) as gw:
+        patient = gw.create({"resourceType": "Patient", "birthDate": "1970-02-03"}).reference
+        for resource in (
+            {
+                "resourceType": "Condition",
+                "code": {"coding": [{"system": "http://snomed.info/sct", "code": "44054006"}]},
+            },
+            {  # overweight by the Chinese cut-off (24) only
+                "resourceType": "Observation",
+                "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "39156-5"}]},
+                "effectiveDateTime": "2026-01-10",
+                "valueQuantity": {"value": 24.5, "unit": "kg/m2", "code": "kg/m2"},
+            },
+            {
+                "resourceType": "Media",
+                "status": "completed",
+                "createdDateTime": "2026-01-10",
+                "bodySite": {"coding": [{"system": "http://snomed.info/sct", "code": "18944008"}]},
+                "content": {
+                    "contentType": "image/png",
+                    "data": base64.b64encode(remote.photo).decode(),
+                },
+            },
+        ):
+            gw.create({**resource, "subject": {"reference": patient}})
+    before = remote.server.requests
+    code, out, err = run(
+        capsys,
+        *("--fhir-server", fhir_base_url, "--patient", patient, "--no-write", "--json"),
+        *("--config", config, *store_args),
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["summary"]["model"]["name"] == "tiny"
+    assert result["summary"]["images"]["graded"] == 1
+    assert remote.server.requests > before
+    assert "WT-LOSS-CHINESE" in [item["rule_id"] for item in result["advice"]["items"]]
+    assert result["advice"]["lang"] == "zh"  # advice.lang when --lang is not given

@@ -16,6 +16,7 @@ from models.advice import Lang
 from models.clinical_facts import Population
 from models.grader.result import ModelInfo
 from plugin.config import AdviceConfig, BearerFhirAuth, FhirSettings, Settings
+from plugin.config_loader import settings_from_mapping
 from plugin.fhir.memory import InMemoryFhirGateway
 from plugin.jobs import HandlerRegistry, JobQueue, Worker
 from plugin.store import Store
@@ -232,6 +233,31 @@ def test_the_job_drafts_advice_with_the_deployment_population(
     assert stored is not None and stored.advice is not None
     # BMI 24.5 is overweight by the Chinese cut-off (24), not by the ADA general one (25).
     assert "WT-LOSS-CHINESE" in [item["rule_id"] for item in stored.advice["items"]]
+
+
+@pytest.mark.integration
+def test_the_job_grades_with_the_configured_remote_grader(
+    kit: Any, store: Store, gateway: Any, remote_tiny_grader: Any
+) -> None:
+    remote = remote_tiny_grader
+    settings = settings_from_mapping(
+        {"fhir": {"base_url": gateway.base_url}, "grader": remote.grader}
+    )
+    services = fake_services(settings, gateway, store)  # no grader injected: the configured one
+    handlers = HandlerRegistry()
+    for kind, handler in screening_job_handlers(services).items():  # type: ignore[arg-type]
+        handlers.register(kind, handler)
+    rec = kit.make_record(gateway)
+    rec.add_media("right", remote.photo)
+    request = ScreeningJob(patient_ref=rec.patient_ref, fhir_base=gateway.base_url, write=False)
+    job = enqueue_screening(JobQueue(store.jobs, handlers), request, model=MODEL)
+    before = remote.server.requests
+    run_jobs(store, handlers)
+    done = store.jobs.get(job.id)
+    assert done is not None and done.status == JobStatus.SUCCEEDED, done
+    stored = ScreeningService(gateway, store=store).latest(rec.patient_ref)
+    assert stored is not None and stored.summary["model"]["name"] == "tiny"
+    assert remote.server.requests > before
 
 
 class _ImageOrigin(BaseHTTPRequestHandler):

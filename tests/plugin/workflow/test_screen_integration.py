@@ -141,7 +141,7 @@ def test_screen_twice_writes_once_caches_and_reports_the_broken_image(
     inline = _media(gateway, patient, "right", (fundus / "Patient004_R.jpg").read_bytes())
     broken = _media(gateway, patient, "left", b"\xff\xd8\xff\xe0 truncated jpeg")
     grader = kit.TinyOnnxGrader()
-    monkeypatch.setattr(screen_cmd, "load_grader", lambda bundle: grader)
+    monkeypatch.setattr(screen_cmd, "configured_grader", lambda settings, bundle=None: grader)
     args = ("--fhir-server", gateway.base_url, "--patient", patient.split("/")[1])
     args += ("--config", str(_config(tmp_path, orthanc)))
 
