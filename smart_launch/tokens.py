@@ -6,6 +6,7 @@ session never prints them; they are still serialised for (encrypted) storage."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +19,8 @@ from smart_launch.scopes import GrantedScopes
 
 # FHIR R4 id: 1..64 of [A-Za-z0-9-.]. Context ids end up in URLs, so malformed ones are refused.
 FHIR_ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+# appContext longer than this is dropped: it is kept in the session, and no app needs more.
+MAX_APP_CONTEXT_CHARS = 32768
 
 OAUTH_ERROR_MESSAGES: dict[str, str] = {
     "invalid_grant": "The sign-in code or session was not accepted by the EHR "
@@ -61,6 +64,9 @@ class TokenResponse(BaseModel):
     intent: str | None = None
     tenant: str | None = None
     fhirContext: list[FhirContextItem] = Field(default_factory=list)  # the wire name
+    # CDS Hooks 2.0 Link.appContext, which the EHR returns with the launch context: a string
+    # (escaped JSON, base64, plain text) only the app interprets. May name a patient: no repr.
+    appContext: str | None = Field(default=None, repr=False)
 
     @field_validator("token_type")
     @classmethod
@@ -75,6 +81,18 @@ class TokenResponse(BaseModel):
     def _fhir_id(cls, value: str | None) -> str | None:
         if value is not None and not FHIR_ID_RE.match(value):
             raise ValueError("not a FHIR resource id")
+        return value
+
+    @field_validator("appContext", mode="before")
+    @classmethod
+    def _app_context(cls, value: Any) -> str | None:
+        """A string is kept as sent; a JSON object or array (servers that parse it) as compact
+        JSON text. Anything else, or too long, is dropped: context the app may use, never a
+        reason to fail the sign-in."""
+        if isinstance(value, dict | list):
+            value = json.dumps(value, separators=(",", ":"), sort_keys=True)
+        if not isinstance(value, str) or not value or len(value) > MAX_APP_CONTEXT_CHARS:
+            return None
         return value
 
     @field_validator("fhirContext", mode="before")
@@ -106,6 +124,7 @@ class TokenSet(BaseModel):
     intent: str | None = None
     tenant: str | None = None
     fhir_context: tuple[FhirContextItem, ...] = ()
+    app_context: str | None = Field(default=None, repr=False)  # the response's appContext
 
     @property
     def granted(self) -> GrantedScopes:
@@ -192,4 +211,5 @@ def token_set_from_response(
         intent=keep(parsed.intent, prev.intent if prev else None),
         tenant=keep(parsed.tenant, prev.tenant if prev else None),
         fhir_context=tuple(parsed.fhirContext) or (prev.fhir_context if prev else ()),
+        app_context=keep(parsed.appContext, prev.app_context if prev else None),
     )

@@ -32,6 +32,7 @@ FULL = {
     "intent": "review",
     "tenant": "org-1",
     "fhirContext": [{"reference": "ImagingStudy/7"}, {"canonical": "https://q", "type": "Q"}],
+    "appContext": '{"patient":"Patient/123","screening":"s-1"}',
     "__dark_mode": True,
 }
 
@@ -60,6 +61,23 @@ def test_token_set_has_absolute_expiry_and_context() -> None:
     assert not tokens.expires_within(60, now=4539.0)
     assert tokens.is_expired(now=4600.0) and not tokens.is_expired(now=4599.0)
     assert tokens.authorization_header() == {"Authorization": "Bearer secret-access"}
+    assert tokens.app_context == FULL["appContext"]  # as sent: only the app interprets it
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("c2Vzc2lvbj0z", "c2Vzc2lvbj0z"),  # any string: base64, plain text...
+        ({"screening": "s-1", "a": [1]}, '{"a":[1],"screening":"s-1"}'),  # parsed JSON
+        ("", None),
+        (42, None),
+        ("x" * 40000, None),  # too long to keep in the session
+    ],
+)
+def test_app_context_is_kept_as_text_or_dropped(sent: object, kept: str | None) -> None:
+    body = {"access_token": "a", "token_type": "Bearer", "appContext": sent}
+    parsed = TokenResponse.model_validate(body)  # never a reason to refuse the response
+    assert token_set_from_response(parsed, now=0.0, requested_scope="").app_context == kept
 
 
 def test_secrets_never_appear_in_repr() -> None:
@@ -67,6 +85,7 @@ def test_secrets_never_appear_in_repr() -> None:
     tokens = token_set_from_response(parsed, now=0.0, requested_scope="")
     for text in (repr(parsed), str(parsed), repr(tokens), str(tokens)):
         assert "secret" not in text
+        assert "Patient/123" not in text  # appContext may name the patient
     # ...but they are serialised for (encrypted) storage.
     assert "secret-refresh" in tokens.model_dump_json()
 
@@ -145,6 +164,7 @@ def test_refresh_keeps_what_the_response_leaves_out() -> None:
     assert refreshed.patient == "123" and refreshed.fhir_user == "Practitioner/1"
     assert refreshed.scope == first.scope
     assert refreshed.fhir_context == first.fhir_context
+    assert refreshed.app_context == first.app_context
     assert refreshed.expires_at == 160.0
 
 

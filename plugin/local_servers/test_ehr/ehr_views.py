@@ -1,6 +1,8 @@
 """The EHR side of an EHR launch: a home page listing patients with a launch button per
 registered app, and `/ehr/launch`, which binds a `launch` value to the chosen patient,
-encounter and user, then sends the browser to the app's launch URL with `iss` and `launch`."""
+encounter and user (and, for a CDS Hooks card's smart link, its `app_context`, returned as
+`appContext` with the token), then sends the browser to the app's launch URL with `iss` and
+`launch`."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from plugin.local_servers.test_ehr.fhir_lookup import list_patients, patient_exi
 from plugin.local_servers.test_ehr.oauth import EhrContext
 from plugin.local_servers.test_ehr.store import Launch, LaunchContext
 from plugin.local_servers.test_ehr.urls import EhrUrls
-from smart_launch.tokens import FHIR_ID_RE
+from smart_launch.tokens import FHIR_ID_RE, MAX_APP_CONTEXT_CHARS
 
 # A SMART Style document (scopes-and-launch-context, "SMART App Styling").
 SMART_STYLE = {
@@ -67,6 +69,10 @@ def create_ehr_blueprint(ctx: EhrContext, http: httpx.Client) -> Blueprint:
         if encounter is not None and not FHIR_ID_RE.match(encounter):
             return error_page(400, "The encounter id is not a FHIR id.")
         fhir_context = tuple(request.args.getlist("fhir_context"))
+        # A CDS card's smart link: its appContext goes back to the app with the token.
+        app_context = request.args.get("app_context") or None
+        if app_context is not None and len(app_context) > MAX_APP_CONTEXT_CHARS:
+            return error_page(400, "The appContext is too long.")
         urls = EhrUrls.current()
         context = LaunchContext(
             patient=patient,
@@ -76,6 +82,7 @@ def create_ehr_blueprint(ctx: EhrContext, http: httpx.Client) -> Blueprint:
             intent=request.args.get("intent") or None,
             tenant=ctx.settings.tenant,
             fhir_context=fhir_context,
+            app_context=app_context,
         )
         launch_id = secrets.token_urlsafe(24)
         ctx.store.add_launch(

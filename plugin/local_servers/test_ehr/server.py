@@ -79,7 +79,8 @@ class LocalTestEhr:
     def launch_url(
         self, client_id: str, patient: str | None = None, encounter: str | None = None, **extra: str
     ) -> str:
-        """The URL an EHR user would click to launch `client_id` for `patient`."""
+        """The URL an EHR user would click to launch `client_id` for `patient`; `extra`:
+        more launch parameters (`app_context`: a CDS card link's appContext, `intent`...)."""
         params = {"client_id": client_id, **extra}
         if patient:
             params["patient"] = patient

@@ -29,6 +29,8 @@ class LaunchContext:
     intent: str | None = None
     tenant: str | None = None
     fhir_context: tuple[str, ...] = ()
+    # A CDS Hooks card link's appContext, passed through to the token response unchanged.
+    app_context: str | None = None
 
     def token_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {}
@@ -42,6 +44,8 @@ class LaunchContext:
             params["tenant"] = self.tenant
         if self.fhir_context:
             params["fhirContext"] = [{"reference": ref} for ref in self.fhir_context]
+        if self.app_context is not None:
+            params["appContext"] = self.app_context
         return params
 
 

@@ -449,3 +449,30 @@ def test_launch_endpoint(ehr: LocalTestEhr, http: httpx.Client) -> None:
     assert http.get(ehr.launch_url("public-app", "no-such-patient")).status_code == 400
     # secret-app registered no launch URL
     assert http.get(ehr.launch_url("secret-app", PATIENT)).status_code == 400
+
+
+def test_a_launch_passes_the_cds_app_context_to_the_token_response(
+    ehr: LocalTestEhr, http: httpx.Client
+) -> None:
+    """CDS Hooks 2.0: a card link's appContext comes back with the token, as sent, and again
+    on refresh; a launch without it has none."""
+    app_context = '{"patient":"Patient/test-ehr-p1","screening":"abc"}'
+    for sent in (app_context, None):
+        extra = {"app_context": sent} if sent else {}
+        r = http.get(ehr.launch_url("public-app", PATIENT, **extra))
+        launch = dict(parse_qsl(urlsplit(r.headers["Location"]).query))["launch"]
+        pkce = PkcePair.generate()
+        code = get_code(ehr, pkce, scope="launch patient/Patient.r offline_access", launch=launch)
+        body = exchange(http, ehr, code, pkce.verifier).json()
+        assert body["patient"] == PATIENT
+        assert body.get("appContext") == sent
+        refreshed = token_request(
+            http,
+            ehr,
+            client_id="public-app",
+            grant_type="refresh_token",
+            refresh_token=body["refresh_token"],
+        ).json()
+        assert refreshed.get("appContext") == sent
+    too_long = http.get(ehr.launch_url("public-app", PATIENT, app_context="x" * 40000))
+    assert too_long.status_code == 400
