@@ -1,5 +1,6 @@
 """Everything one review request needs, gathered once: the SMART session and what it may do,
-the review job, the screening record, the clinician's FHIR gateway and where the result
+the review job, the screening record (the one the launching CDS card named, when it is this
+patient's; else the one the job ran), the clinician's FHIR gateway and where the result
 stands on the server. Used by the page, the asset routes and the sign-off actions."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from models.grader.result import PatientGrading
 from plugin.fhir.gateway import FhirGateway
 from plugin.services import Services
 from plugin.signoff import AdviceOrigin, ReviewState, SignoffService, WrittenRefs
+from plugin.smart_app.app_context import requested_screening
 from plugin.smart_app.capabilities import Capabilities
 from plugin.smart_app.review_job import start_review_job
 from plugin.smart_app.runtime import SmartRuntime
@@ -53,6 +55,10 @@ class ReviewContext:
     refs: WrittenRefs | None = None
     state: ReviewState | None = None
     problems: list[str] = field(default_factory=list)
+    # The screening shown is the one the launching CDS card named (appContext), and the
+    # review job has since produced a different (newer) one.
+    from_card: bool = False
+    newer_exists: bool = False
 
     @property
     def session(self) -> SmartSession:
@@ -157,7 +163,13 @@ def build_context(
     ctx.result = dict(ctx.job.result or {}) if ctx.job else {}
     screening_id = ctx.result.get("screening_id")
     repo = ScreeningRepository(services.store.db, services.store.clock)
-    ctx.record = repo.get(str(screening_id)) if screening_id else None
+    # The CDS card's screening when it is this patient's; else the one the job just ran.
+    card = requested_screening(tokens, located.session.iss, repo)
+    if card is not None:
+        ctx.record, ctx.from_card = card, True
+        ctx.newer_exists = bool(screening_id) and str(screening_id) != card.id
+    else:
+        ctx.record = repo.get(str(screening_id)) if screening_id else None
     _parse_record(ctx)
     if load_state and ctx.refs is not None:
         with ctx.gateway() as gw:
