@@ -28,7 +28,7 @@ from models.grader import export  # noqa: E402
 from models.grader.bundle import default_bundle  # noqa: E402
 from models.grader.config import RECIPES, default_data_dir  # noqa: E402
 from models.grader.images import load_image  # noqa: E402
-from models.grader.network import GraderNet  # noqa: E402
+from models.grader.network import GraderNet, ProbabilityModel  # noqa: E402
 from models.grader.predict import Predictor, prepare  # noqa: E402
 
 
@@ -77,9 +77,14 @@ def main() -> int:
         net = GraderNet(input_size=cfg.input_size, pretrained=False).eval()
         source = "untrained CPU-recipe network (no finished run found)"
     side = cfg.input_size
+    bundle = args.bundle or default_bundle()
+    tta = "none"
+    if bundle is not None:
+        tta = str(Predictor(bundle).meta.metrics.get("export", {}).get("tta", "none"))
     paths = _images(args.images)
     n = len(paths)
     print(f"{n} images ({side} px input), {args.threads} threads; network: {source}")
+    print(f"test-time augmentation as in the bundle: {tta}")
 
     decoded = [load_image(p, draft_side=side) for p in paths]
     t_decode = _best(lambda: [load_image(p, draft_side=side) for p in paths], args.repeats)
@@ -90,7 +95,7 @@ def main() -> int:
     print(_row("field + crop + normalise", t_prep, n))
 
     with tempfile.TemporaryDirectory() as tmp:
-        fp32 = export.export_onnx(net, Path(tmp) / "fp32.onnx")
+        fp32 = export.export_onnx(net, Path(tmp) / "fp32.onnx", tta=tta)
         int8 = export.quantize_int8(fp32, Path(tmp) / "int8.onnx", x[: min(32, n)])
         sessions = {
             "onnxruntime fp32": export.ort_session(fp32, args.threads),
@@ -98,11 +103,12 @@ def main() -> int:
         }
         print("\nnetwork only (preprocessed input)")
         for batch in (1, 8):
+            model = ProbabilityModel(net, tta=tta).eval()
 
-            def run_torch(b: int = batch) -> None:
+            def run_torch(b: int = batch, m: ProbabilityModel = model) -> None:
                 with torch.no_grad():
                     for i in range(0, n, b):
-                        net(torch.from_numpy(x[i : i + b]))
+                        m(torch.from_numpy(x[i : i + b]))
 
             run_torch()  # warm-up
             print(_row(f"torch eager, batch {batch}", _best(run_torch, args.repeats), n))
@@ -115,7 +121,6 @@ def main() -> int:
                 run_ort()
                 print(_row(f"{label}, batch {batch}", _best(run_ort, args.repeats), n))
 
-    bundle = args.bundle or default_bundle()
     if bundle is None:
         print("\nend to end: no bundle shipped (make_bundle first)")
         return 0

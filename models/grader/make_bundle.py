@@ -45,7 +45,6 @@ from models.grader.predict import Predictor, prepare
 from models.grader.preprocess import FieldNotFound
 
 REFERABLE_TARGET_SENSITIVITY = 0.90
-QUALITY_KEEP_CLEAN = 0.975
 
 
 def _tensors(records: list[Record], side: int) -> tuple[np.ndarray, list[Record]]:
@@ -188,7 +187,7 @@ def build(
         np.array([g[i].dme.probability for i in dme_idx]),  # type: ignore[union-attr]
     )
     quality_th, quality_calibration = quality_eval.choose_threshold(
-        predictor, quality_eval.calibration_images(records), QUALITY_KEEP_CLEAN
+        predictor, quality_eval.calibration_images(records)
     )
     meta = provisional.model_copy(
         update={
@@ -200,9 +199,9 @@ def build(
                 how_chosen=(
                     f"SRahim valid split only ({len(ok)} gradable images): referable = highest "
                     f"threshold with sensitivity >= {REFERABLE_TARGET_SENSITIVITY}; DME = "
-                    "Youden's J; quality = keeps "
-                    f"{QUALITY_KEEP_CLEAN:.1%} of clean generated-validation photos gradable "
-                    "(SRahim valid + half of EyePACS valid, and their synthetic degradations); "
+                    "Youden's J; quality = Youden's J between clean generated-validation "
+                    "photos (SRahim valid + half of EyePACS valid) and their synthetic "
+                    "degradations; "
                     "lesions = 0.5 (no lesion labels outside IDRiD's training masks)"
                 ),
             )

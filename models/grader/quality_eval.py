@@ -127,20 +127,28 @@ def _grade(predictor: Predictor, cases: list[GateCase]) -> list[tuple[bool, floa
     return [(g.gradable, g.quality.score if g.quality else 0.0) for g in gradings]
 
 
-def choose_threshold(
-    predictor: Predictor, cases: list[GateCase], keep_clean: float
-) -> tuple[float, dict[str, Any]]:
-    """The quality threshold that keeps `keep_clean` of clean calibration photos gradable
-    (the predictor must be running with quality threshold 0)."""
+def choose_threshold(predictor: Predictor, cases: list[GateCase]) -> tuple[float, dict[str, Any]]:
+    """The quality threshold that best separates clean from degraded calibration photos
+    (Youden's J; among equals the lowest, i.e. the most permissive). The predictor must
+    run with quality threshold 0, so only the classical checks reject anything."""
     graded = _grade(predictor, cases)
-    clean = np.array([s for (ok, s), c in zip(graded, cases, strict=True) if c.gradable and ok])
-    threshold = float(np.quantile(clean, 1.0 - keep_clean)) if len(clean) else 0.5
-    bad = [(ok, s) for (ok, s), c in zip(graded, cases, strict=True) if not c.gradable]
-    caught = sum(1 for ok, s in bad if not ok or s < threshold)
+    clean = np.array(
+        [s if ok else -1.0 for (ok, s), c in zip(graded, cases, strict=True) if c.gradable]
+    )
+    bad = np.array(
+        [s if ok else -1.0 for (ok, s), c in zip(graded, cases, strict=True) if not c.gradable]
+    )
+    best_j, threshold = -1.0, 0.5
+    for t in np.unique(np.concatenate([clean[clean >= 0], [0.5]])):
+        j = float((clean >= t).mean() + (bad < t).mean() - 1.0)
+        if j > best_j + 1e-12:
+            best_j, threshold = j, float(t)
     return threshold, {
-        "clean": int(sum(c.gradable for c in cases)),
+        "rule": "Youden's J on clean vs degraded calibration photos",
+        "clean": len(clean),
         "degraded": len(bad),
-        "degraded_rejected_at_threshold": caught,
+        "clean_kept_at_threshold": int((clean >= threshold).sum()),
+        "degraded_rejected_at_threshold": int((bad < threshold).sum()),
     }
 
 
