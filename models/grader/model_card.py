@@ -44,6 +44,12 @@ FAILURE_MODES = """\
 - **Quality gate trained on synthetic degradations.** It is measured on the same kinds
   of degradations; real ungradable photographs (eyelashes, small pupils, reflections,
   mixed problems) can pass it, and some odd but gradable photographs are rejected.
+- **Severe disease can look like a bad photograph.** Vitreous haemorrhage and other
+  advanced disease (SRahim's "ADED" class) can be rejected by the quality gate (1 of the
+  3 ADED images in the SRahim test split was). An ungradable result must lead to a retake
+  or a referral, never be read as "no DR".
+- **Mild vs no DR** is where most grading errors are (see the confusion matrix); the
+  quadratic kappa is carried by the moderate-or-worse grades.
 - **Field detection** needs a fundus disc on a dark surround; widefield, smartphone
   or heavily cropped images without a dark surround are rejected as "no fundus field".
 - **DME** is learned from 416 SRahim maculopathy labels only (no OCT): weak.
