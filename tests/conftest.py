@@ -162,3 +162,13 @@ def remote_tiny_grader(
             grader={"bundle": str(folder), "remote": remote},
             photo=photo.getvalue(),
         )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Import torch (when installed) before any test starts threads or child processes: a
+    # first torch import deep into the run, after other tests left server and worker threads
+    # behind, once hung in torch's first tensor op (seen in a clean-clone `make test`).
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        pass

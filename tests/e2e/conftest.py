@@ -45,7 +45,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(
@@ -69,12 +69,12 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def grader() -> StubGrader:
     return StubGrader()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ui(fhir_base_url: str, grader: StubGrader) -> Iterator[DemoUi]:
     with serve_demo_ui(fhir_base_url, grader=grader) as running:
         yield running

@@ -216,10 +216,14 @@ def test_in_process_workers_run_jobs_and_stop_on_close(tmp_path: Path) -> None:
         threading.Event().wait(0.05)
     assert status is not None and status.result == {"echo": 7}
     worker = services.worker
+    assert worker is not None
+    # This worker's threads only: other tests' apps may still be running theirs.
+    threads = list(worker._threads)
+    assert threads and all(t.is_alive() for t in threads)
     services.close()
     assert services.closed and services.worker is None
-    assert worker is not None and not worker.running_jobs
-    assert not [t for t in threading.enumerate() if t.name.startswith("job-worker")]
+    assert not worker.running_jobs
+    assert not [t for t in threads if t.is_alive()]
     services.close()  # idempotent
 
 
