@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from cds_hooks.security import TrustedIssuer
 from models.advice.config import AdviceSettings, Backend, LlmSettings
@@ -75,12 +83,43 @@ class ServerSettings(_Section):
 # --- store and jobs -------------------------------------------------------------------------
 
 
+MAX_RETENTION_DAYS = 36_500  # a bound keeps `now - days` a valid date
+RetentionDays = Annotated[int | None, Field(ge=1, le=MAX_RETENTION_DAYS)]
+
+
+class RetentionSettings(_Section):
+    """How long the store keeps each kind of row (`deepdr-fhir store purge`): days, or
+    None / "forever" to keep them. Expired SMART sessions and JWT ids always go."""
+
+    grading_cache_days: RetentionDays = 365
+    cds_image_index_days: RetentionDays = 365
+    screenings_days: RetentionDays = 730
+    finished_jobs_days: RetentionDays = 90  # succeeded/failed only
+    # Kept unless the operator decides: audit retention is a policy decision, feedback and
+    # sign-off pairs are evaluation and fine-tuning data.
+    audit_log_days: RetentionDays = None
+    cds_feedback_days: RetentionDays = None
+    signoff_pairs_days: RetentionDays = None
+    # How often each `deepdr-fhir worker` purges; None / "off": only the command does.
+    purge_interval_h: int | None = Field(default=24, ge=1, le=24 * 365)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _spelled_none(cls, value: object, info: ValidationInfo) -> object:
+        """TOML has no null: "forever" (the days) and "off" (the interval) write None."""
+        word = "off" if info.field_name == "purge_interval_h" else "forever"
+        if isinstance(value, str) and value.strip().lower() == word:
+            return None
+        return value
+
+
 class StoreSettings(_Section):
     # sqlite:///relative.db, sqlite:////absolute.db or postgresql://user@host:port/db.
     # Prefer libpq's PGPASSWORD/passfile to a password in the URL; one in the URL is masked
     # in `config check` and never logged.
     url: str = "sqlite:///var/deepdr.sqlite3"
     pool_size: int = Field(default=8, ge=1, le=256)
+    retention: RetentionSettings = RetentionSettings()
 
     @field_validator("url")
     @classmethod

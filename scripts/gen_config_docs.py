@@ -72,6 +72,29 @@ DESCRIPTIONS: dict[str, str] = {
     "password in the URL). Several web or worker processes on more than one machine need "
     "PostgreSQL.",
     "store.pool_size": "Database connections pooled per process (web worker, job worker, CLI).",
+    "store.retention.grading_cache_days": "Days a cached grader result is kept (then the "
+    "photograph is graded again if it comes back). `\"forever\"`: keep.",
+    "store.retention.cds_image_index_days": "Days an entry of the CDS image source index "
+    "(source -> image content hashes) is kept (then its images are fetched again). "
+    "`\"forever\"`: keep.",
+    "store.retention.screenings_days": "Days a screening record is kept after its last run: "
+    "the app's screening history and the CDS cards' latest result. What was written to the "
+    "EHR stays there. `\"forever\"`: keep.",
+    "store.retention.finished_jobs_days": "Days a succeeded or failed job (with its attempts) "
+    "is kept after it finished; queued and running jobs are never purged. `\"forever\"`: "
+    "keep.",
+    "store.retention.audit_log_days": "Days the audit trail (`audit_log`) is kept. Unset: "
+    "forever, since audit retention is your organisation's policy decision; set it to what "
+    "that policy says (export first if it asks for an archive).",
+    "store.retention.cds_feedback_days": "Days CDS card feedback from EHRs is kept. Unset: "
+    "forever (it measures how the cards are used).",
+    "store.retention.signoff_pairs_days": "Days (AI draft, signed text) advice pairs are kept. "
+    "Unset: forever, since they are the advice model's evaluation and fine-tuning data; "
+    "export them (`deepdr-fhir advice export-pairs`) before setting this.",
+    "store.retention.purge_interval_h": "How often each `deepdr-fhir worker` purges the "
+    "store by these settings (first within a minute of its start). `\"off\"`: workers do not "
+    "purge; run `deepdr-fhir store purge` from a timer instead. Expired SMART sessions and "
+    "JWT ids are always purged.",
     # jobs
     "jobs.worker_threads": "Job worker threads per process (in-process workers, and the "
     "default of `deepdr-fhir worker --threads`).",

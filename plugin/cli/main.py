@@ -25,6 +25,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "plugin.cli.screen_cmd",
     "plugin.cli.serve_cmd",
     "plugin.cli.worker_cmd",
+    "plugin.cli.store_cmd",
     "plugin.cli.config_cmd",
 )
 

@@ -1,17 +1,26 @@
 """`deepdr-fhir worker [--config FILE] [--threads N]`: run background job workers in this
 process until SIGTERM or Ctrl-C (running jobs finish; nothing new is taken). Any number of
 worker processes, on any machines, may share one store. Set jobs.in_process_workers =
-false for the web processes when these do the work."""
+false for the web processes when these do the work.
+
+Each worker also purges the store on `store.retention.purge_interval_h` (soon after start,
+then on that interval; "off": never, leave it to `deepdr-fhir store purge`). Several workers
+purging is harmless: the deletes are idempotent."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import threading
+from datetime import timedelta
 
 from plugin.cli.common import CliError
 from plugin.cli.config_cmd import add_config_argument, load_or_fail
+from plugin.config import RetentionSettings
 from plugin.observability.logging import configure_logging
+from plugin.store.retention import purge_store
+from plugin.store.retention_schedule import PeriodicPurge
+from plugin.store.store import Store
 
 log = logging.getLogger("deepdr.worker")
 
@@ -53,12 +62,35 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     kinds = services.handlers.kinds
     if not kinds:
         log.warning("no job kinds are registered in this configuration; waiting anyway")
+    stop = stop or threading.Event()  # set by run_worker_process on SIGTERM/SIGINT
+    purge = retention_schedule(settings.store.retention, services.store, stop)
+    interval = settings.store.retention.purge_interval_h
     print(
         f"deepdr-fhir worker running ({options.threads} threads; kinds: "
-        f"{', '.join(kinds) or 'none'})",
+        f"{', '.join(kinds) or 'none'}; store purge: "
+        f"{f'every {interval} h' if interval else 'off'})",
         flush=True,
     )
     try:
         return run_worker_process(settings.store.url, services.handlers, options, stop=stop)
     finally:
+        stop.set()
+        if purge is not None:
+            purge.join(PURGE_STOP_WAIT_S)  # a purge mid-batch finishes it; then the store closes
         services.close()
+
+
+PURGE_STOP_WAIT_S = 10.0
+
+
+def retention_schedule(
+    retention: RetentionSettings, store: Store, stop: threading.Event
+) -> PeriodicPurge | None:
+    """Starts the periodic purge thread, unless store.retention.purge_interval_h is off."""
+    if retention.purge_interval_h is None:
+        return None
+    schedule = PeriodicPurge(
+        lambda: purge_store(store, retention), timedelta(hours=retention.purge_interval_h), stop
+    )
+    schedule.start()
+    return schedule

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from plugin.store.clock import Clock, from_ms, to_ms, utc_now
 from plugin.store.database import Database, Row
+from plugin.store.purge import purge_rows
 
 # A relative FHIR reference, optionally versioned; absolute URLs are kept as given.
 _REFERENCE = re.compile(
@@ -99,6 +100,13 @@ class AuditTrail:
                 "SELECT * FROM audit_log WHERE request_id = ? ORDER BY at_ms, id", (request_id,)
             )
         return [_entry(r) for r in rows]
+
+    def purge_older_than(self, cutoff: datetime, *, dry_run: bool = False) -> int:
+        """Deletes entries recorded before `cutoff` (retention: the audit policy decides,
+        nothing calls this by default); `dry_run` counts them instead."""
+        return purge_rows(
+            self._db, "audit_log", ("id",), "at_ms < ?", (to_ms(cutoff),), dry_run=dry_run
+        )
 
 
 def _entry(row: Row) -> AuditEntry:

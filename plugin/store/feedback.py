@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from plugin.store.clock import Clock, from_ms, to_ms, utc_now
 from plugin.store.database import Database, Row
 from plugin.store.jsontext import canonical_json
+from plugin.store.purge import purge_rows
 
 
 class FeedbackItem(Protocol):
@@ -91,6 +92,17 @@ class FeedbackStore:
                 (service_id, to_ms(since) if since else 0, limit),
             )
         return [_record(r) for r in rows]
+
+    def purge_older_than(self, cutoff: datetime, *, dry_run: bool = False) -> int:
+        """Deletes items received before `cutoff`; `dry_run` counts them instead."""
+        return purge_rows(
+            self._db,
+            "cds_feedback",
+            ("service_id", "card_uuid", "outcome", "outcome_timestamp"),
+            "received_ms < ?",
+            (to_ms(cutoff),),
+            dry_run=dry_run,
+        )
 
 
 def _utc_iso(moment: datetime) -> str:

@@ -15,6 +15,7 @@ from models.grader.result import ImageGrading, ModelInfo
 from plugin.store.clock import Clock, to_ms, utc_now
 from plugin.store.database import Database
 from plugin.store.jsontext import canonical_json
+from plugin.store.purge import purge_rows
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -70,9 +71,16 @@ class GradingCache:
                 ),
             )
 
-    def purge_older_than(self, cutoff: datetime) -> int:
-        with self._db.transaction() as tx:
-            return tx.execute("DELETE FROM grading_cache WHERE created_ms < ?", (to_ms(cutoff),))
+    def purge_older_than(self, cutoff: datetime, *, dry_run: bool = False) -> int:
+        """Deletes results stored before `cutoff`; `dry_run` counts them instead."""
+        return purge_rows(
+            self._db,
+            "grading_cache",
+            ("image_sha256", "model_name", "model_version"),
+            "created_ms < ?",
+            (to_ms(cutoff),),
+            dry_run=dry_run,
+        )
 
 
 def _checked_sha(value: str) -> str:

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from plugin.store.clock import Clock, to_ms, utc_now
 from plugin.store.database import Database, Row
 from plugin.store.jsontext import canonical_json
+from plugin.store.purge import purge_rows
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MAX_KEYS_PER_QUERY = 200
@@ -105,11 +106,16 @@ class ImageSourceIndex:
                 ),
             )
 
-    def purge_older_than(self, cutoff: datetime) -> int:
-        with self._db.transaction() as tx:
-            return tx.execute(
-                "DELETE FROM cds_image_sources WHERE created_ms < ?", (to_ms(cutoff),)
-            )
+    def purge_older_than(self, cutoff: datetime, *, dry_run: bool = False) -> int:
+        """Deletes sources indexed before `cutoff`; `dry_run` counts them instead."""
+        return purge_rows(
+            self._db,
+            "cds_image_sources",
+            ("source_key",),
+            "created_ms < ?",
+            (to_ms(cutoff),),
+            dry_run=dry_run,
+        )
 
 
 def _checked_key(key: str) -> str:

@@ -28,6 +28,7 @@ from plugin.store.dialect import skip_locked
 from plugin.store.errors import IdempotencyConflict
 from plugin.store.job_records import Claim, Job, JobAttempt, JobStatus, job_from_row
 from plugin.store.jsontext import canonical_json, sha256_hex
+from plugin.store.purge import purge_rows
 
 __all__ = ["LOST_LEASE_ERROR", "Claim", "Job", "JobAttempt", "JobRepository", "JobStatus"]
 
@@ -256,13 +257,18 @@ class JobRepository:
 
     # -- housekeeping ------------------------------------------------------------------
 
-    def purge_finished(self, before: datetime) -> int:
-        """Deletes succeeded/failed jobs finished before `before` (attempts go with them)."""
-        with self._db.transaction() as tx:
-            return tx.execute(
-                "DELETE FROM jobs WHERE status IN ('succeeded', 'failed') AND finished_ms < ?",
-                (to_ms(before),),
-            )
+    def purge_finished(self, before: datetime, *, dry_run: bool = False) -> int:
+        """Deletes succeeded/failed jobs finished before `before` (attempts go with them);
+        queued and running jobs are never touched. `dry_run` counts them instead. A purged
+        job's idempotency key is free again: enqueueing it later runs the job anew."""
+        return purge_rows(
+            self._db,
+            "jobs",
+            ("id",),
+            "status IN ('succeeded', 'failed') AND finished_ms < ?",
+            (to_ms(before),),
+            dry_run=dry_run,
+        )
 
 
 def _recover_expired(tx: Transaction, now_ms: int) -> None:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from plugin.store.clock import Clock, to_ms, utc_now
 from plugin.store.database import Database
+from plugin.store.purge import purge_rows
 
 
 class ReplayCache:
@@ -46,8 +47,14 @@ class ReplayCache:
     def seen_before(self, iss: str, jti: str, expires_at: datetime) -> bool:
         return not self.check_and_store(iss, jti, expires_at)
 
-    def purge_expired(self) -> int:
-        with self._db.transaction() as tx:
-            return tx.execute(
-                "DELETE FROM jwt_replay WHERE expires_ms <= ?", (to_ms(self._clock()),)
-            )
+    def purge_expired(self, *, dry_run: bool = False) -> int:
+        """Deletes ids whose token has expired (such a token fails its `exp` check anyway);
+        `dry_run` counts them instead."""
+        return purge_rows(
+            self._db,
+            "jwt_replay",
+            ("iss", "jti"),
+            "expires_ms <= ?",
+            (to_ms(self._clock()),),
+            dry_run=dry_run,
+        )

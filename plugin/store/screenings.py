@@ -23,6 +23,7 @@ from typing import Any, Literal
 from plugin.store.clock import Clock, from_ms, to_ms, utc_now
 from plugin.store.database import Database, Row
 from plugin.store.jsontext import canonical_json
+from plugin.store.purge import purge_rows
 
 ScreeningStatus = Literal["complete", "partial", "advice-only"]
 STATUSES: frozenset[str] = frozenset({"complete", "partial", "advice-only"})
@@ -145,10 +146,11 @@ class ScreeningRepository:
             )
         return [_record(r) for r in rows]
 
-    def purge_older_than(self, cutoff: datetime) -> int:
-        """Deletes screenings last run before `cutoff` (retention)."""
-        with self._db.transaction() as tx:
-            return tx.execute("DELETE FROM screenings WHERE updated_ms < ?", (to_ms(cutoff),))
+    def purge_older_than(self, cutoff: datetime, *, dry_run: bool = False) -> int:
+        """Deletes screenings last run before `cutoff` (retention); `dry_run` counts them."""
+        return purge_rows(
+            self._db, "screenings", ("id",), "updated_ms < ?", (to_ms(cutoff),), dry_run=dry_run
+        )
 
 
 def _json(text: str | None) -> Any:

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from plugin.store.clock import Clock, to_ms, utc_now
 from plugin.store.database import Database
+from plugin.store.purge import purge_rows
 
 
 class SessionStore:
@@ -53,11 +54,16 @@ class SessionStore:
         with self._db.transaction() as tx:
             tx.execute("DELETE FROM smart_sessions WHERE id_hash = ?", (_id_hash(session_id),))
 
-    def purge_expired(self) -> int:
-        with self._db.transaction() as tx:
-            return tx.execute(
-                "DELETE FROM smart_sessions WHERE expires_ms <= ?", (to_ms(self._clock()),)
-            )
+    def purge_expired(self, *, dry_run: bool = False) -> int:
+        """Deletes expired sessions (refused by `get` anyway); `dry_run` counts them."""
+        return purge_rows(
+            self._db,
+            "smart_sessions",
+            ("id_hash",),
+            "expires_ms <= ?",
+            (to_ms(self._clock()),),
+            dry_run=dry_run,
+        )
 
 
 def _id_hash(session_id: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 from plugin.store.clock import Clock, from_ms, to_ms, utc_now
 from plugin.store.database import Database, Row
 from plugin.store.jsontext import canonical_json
+from plugin.store.purge import purge_rows
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,18 @@ class SignoffPairStore:
         with self._db.read() as tx:
             row = tx.fetchone("SELECT COUNT(*) AS n FROM signoff_pairs")
         return int(row["n"]) if row else 0
+
+    def purge_older_than(self, cutoff: datetime, *, dry_run: bool = False) -> int:
+        """Deletes pairs stored before `cutoff`; `dry_run` counts them instead. Export them
+        first (`deepdr-fhir advice export-pairs`) if they may still train a model."""
+        return purge_rows(
+            self._db,
+            "signoff_pairs",
+            ("pair_id",),
+            "created_ms < ?",
+            (to_ms(cutoff),),
+            dry_run=dry_run,
+        )
 
 
 def _pair(row: Row) -> SignoffPair:
