@@ -144,3 +144,22 @@ def test_shipped_bundle_if_any_is_valid() -> None:
     assert total <= 30 * 1024 * 1024
     assert (folder / "MODEL_CARD.md").is_file()
     assert p.meta.thresholds.how_chosen
+
+
+@pytest.mark.slow
+def test_shipped_bundle_reproduces_its_model_card(fundus_dir: Path) -> None:
+    """`deepdr-fhir evaluate` on the SRahim test split gives the card's figures."""
+    from models.grader.evaluate import evaluate
+
+    folder = default_bundle()
+    if folder is None:
+        pytest.skip("no bundle shipped yet under models/grader/bundles/")
+    p = Predictor(folder, threads=2)
+    card = p.meta.metrics["srahim-test"]
+    ev = evaluate(
+        p, fundus_dir / "srahim-dr600/labels.csv", fundus_dir / "srahim-dr600/images", "test"
+    ).as_dict()
+    assert ev["n_images"] == card["n_images"] and ev["n_rejected"] == card["n_rejected"]
+    assert abs(ev["referable"]["auc"] - card["referable"]["auc"]) < 0.005
+    assert abs(ev["grade"]["quadratic_kappa"] - card["grade"]["quadratic_kappa"]) < 0.01
+    assert (folder / "MODEL_CARD.md").read_text().count(f"{card['referable']['auc']:.3f}") >= 1
