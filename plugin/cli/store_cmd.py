@@ -153,7 +153,9 @@ def run_migrate(args: argparse.Namespace) -> int:
             applied = migrate(store.db, clock=store.clock)
             version = schema_version(store.db)
         except MigrationError as exc:
-            raise CliError(str(exc)) from None
+            if not isinstance(exc.__cause__, StoreUnavailable):
+                raise CliError(str(exc)) from None
+            raise CliError(f"store.url: the store cannot be opened ({exc.__cause__})") from None
         except StoreError as exc:
             raise CliError(f"store.url: the store cannot be opened ({exc})") from None
     if args.json:

@@ -9,7 +9,8 @@ so a first purge after months of growth never holds SQLite's single write lock f
 CDS call records its JWT id, a write, and would wait behind it), nor keeps a long
 transaction open on PostgreSQL. On SQLite the purge then pauses as long as the batch took,
 so writers queued behind the lock get their turn rather than racing our next BEGIN. Deletes
-are idempotent: purgers running at once in several processes only split the work.
+are idempotent: purgers running at once in several processes only split the work, and
+each goes on until a batch finds nothing left.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def purge_rows(
         with db.transaction() as tx:
             deleted = tx.execute(delete, (*params, batch_rows))
         total += deleted
-        if deleted < batch_rows:
-            return total
-        if db.dialect is Dialect.SQLITE:
+        if deleted == 0:  # not `< batch_rows`: a purger running beside us may have taken
+            return total  # part of our batch while rows remain
+        if deleted == batch_rows and db.dialect is Dialect.SQLITE:
             sleep(min(max(time.monotonic() - started, _MIN_PAUSE_S), _MAX_PAUSE_S))
