@@ -33,8 +33,13 @@ from plugin.signoff.state import split_ref
 SIZES = {"thumb": 160, "full": 768}
 CACHE_ITEMS = 48
 CACHE_TTL_S = 300.0
-# Overlay colour ramp: low values transparent, high values opaque red through yellow.
-_MIN_SHOWN = 0.15
+# Overlay: the lesion maps are per-cell probabilities (sigmoid, trained with a positive
+# weight), and the reference model puts 0.2-0.3 over most of the field, so a low floor washes
+# the whole photograph. Shade from _SHADE_FROM (yellow, faint) to 1 (red, stronger) and draw a
+# white outline where the map reaches _OUTLINE_AT (the lesion-presence threshold).
+_SHADE_FROM = 0.4
+_OUTLINE_AT = 0.5
+_ALPHA_MIN, _ALPHA_MAX = 40, 170
 
 
 class ImageUnavailable(Exception):
@@ -127,14 +132,23 @@ def lesion_overlay(grading: ImageGrading, lesions: Sequence[str], side: int) -> 
     combined = np.clip(np.max(np.stack([m for m in maps if m.shape == shape]), axis=0), 0, 1)
     small = Image.fromarray((combined * 255).astype(np.uint8), mode="L")
     value = np.asarray(small.resize((side, side), Image.Resampling.BILINEAR), np.float32) / 255
+    strength = np.clip((value - _SHADE_FROM) / (1.0 - _SHADE_FROM), 0.0, 1.0)
     rgba = np.zeros((side, side, 4), np.uint8)
     rgba[..., 0] = 255
-    rgba[..., 1] = np.clip((1.0 - value) * 255 * 0.9, 0, 255).astype(np.uint8)  # yellow -> red
-    alpha = np.where(value >= _MIN_SHOWN, 70 + value * 150, 0)
+    rgba[..., 1] = np.clip((1.0 - strength) * 220, 0, 255).astype(np.uint8)  # yellow -> red
+    alpha = np.where(value >= _SHADE_FROM, _ALPHA_MIN + strength * (_ALPHA_MAX - _ALPHA_MIN), 0)
     rgba[..., 3] = np.clip(alpha, 0, 255).astype(np.uint8)
+    rgba[_outline(value >= _OUTLINE_AT)] = (255, 255, 255, 255)
     out = io.BytesIO()
     Image.fromarray(rgba, mode="RGBA").save(out, format="PNG")
     return out.getvalue()
+
+
+def _outline(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The boundary of `mask`, two pixels wide (one inside, one outside)."""
+    padded = np.pad(mask, 1, mode="edge")
+    around = (padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:])
+    return (mask & ~np.logical_and.reduce(around)) | (~mask & np.logical_or.reduce(around))
 
 
 def lesion_keys_with_maps(grading: ImageGrading) -> list[str]:

@@ -39,6 +39,38 @@ FACT_LABELS = {
     "alt": "ALT",
     "ast": "AST",
     "ggt": "GGT",
+    # Derived facts the advice rules cite (models.advice.variables).
+    "age": "Age",
+    "diabetes_duration_years": "Diabetes duration (years)",
+    "dr_grade_max": "Worse eye's DR grade (ICDR 0-4)",
+    "referable_any": "Referable DR in either eye",
+    "dme_any": "Macular edema in either eye",
+    "eyes_graded": "Eyes graded",
+    "eyes_ungradable": "Eyes ungradable",
+    "eye_exam_age_days": "Days since the last eye exam",
+}
+DIABETES_TEXT = {
+    "type1": "Type 1",
+    "type2": "Type 2",
+    "gestational": "Gestational",
+    "other": "Other type",
+    "unspecified": "Type not recorded",
+}
+DRUG_CLASS_TEXT = {
+    "sglt2i": "SGLT2 inhibitor",
+    "glp1ra": "GLP-1 receptor agonist",
+    "dpp4i": "DPP-4 inhibitor",
+    "tzd": "thiazolidinedione",
+    "alpha_glucosidase_inhibitor": "alpha-glucosidase inhibitor",
+    "pcsk9i": "PCSK9 inhibitor",
+    "acei": "ACE inhibitor",
+    "arb": "ARB",
+    "arni": "ARNI",
+    "ccb": "calcium-channel blocker",
+    "loop_diuretic": "loop diuretic",
+    "mra": "mineralocorticoid receptor antagonist",
+    "beta_blocker": "beta blocker",
+    "other": "other class",
 }
 UNIT_TEXT = {"mm[Hg]": "mmHg", "mL/min/{1.73_m2}": "mL/min/1.73 m²", "kg/m2": "kg/m²"}
 URGENCY_TEXT = {"urgent": "Urgent", "soon": "Soon", "routine": "Routine"}
@@ -208,6 +240,8 @@ def _condition(label: str, fact: ConditionFact | None, extra: str = "") -> FactR
         return None
     state = "yes" if fact.present else "no (resolved or absent)"
     text = (fact.display or state) if fact.present else state
+    if extra.strip(" ()").lower() in text.lower():  # "... stage 3B" needs no "(stage 3b)"
+        extra = ""
     return FactRow(label, text + extra, _fmt_date(fact.date or fact.onset), fact.source)
 
 
@@ -217,7 +251,12 @@ def fact_rows(facts: ClinicalFacts) -> list[FactRow]:
         d = facts.diabetes
         dur = f", {d.duration_years:.0f} years" if d.duration_years is not None else ""
         rows.append(
-            FactRow("Diabetes", f"{d.type.value}{dur}", _fmt_date(d.onset or d.date), d.source)
+            FactRow(
+                "Diabetes",
+                f"{DIABETES_TEXT.get(d.type.value, d.type.value)}{dur}",
+                _fmt_date(d.onset or d.date),
+                d.source,
+            )
         )
     for label, fact, extra in (
         ("Hypertension", facts.hypertension, ""),
@@ -244,7 +283,11 @@ def fact_rows(facts: ClinicalFacts) -> list[FactRow]:
                 facts.smoking.source,
             )
         )
-    for name, m in facts.measurements.items():
+    # Clinical order (FACT_LABELS: glycaemia, blood pressure, weight, lipids, kidney, liver),
+    # then anything else as the record had it.
+    rank = {name: i for i, name in enumerate(FACT_LABELS)}
+    ordered = sorted(facts.measurements.items(), key=lambda kv: rank.get(kv[0], len(rank)))
+    for name, m in ordered:
         unit = UNIT_TEXT.get(m.unit, m.unit)
         value = f"{m.comparator or ''}{m.value:g} {unit}"
         if m.original_unit and m.original_value is not None and m.original_unit != m.unit:
@@ -254,7 +297,7 @@ def fact_rows(facts: ClinicalFacts) -> list[FactRow]:
         rows.append(
             FactRow(
                 "Medication",
-                f"{med.name} ({med.drug_class.value})",
+                f"{med.name} ({DRUG_CLASS_TEXT.get(med.drug_class.value, med.drug_class.value)})",
                 _fmt_date(med.date),
                 med.source,
             )

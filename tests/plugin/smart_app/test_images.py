@@ -59,3 +59,28 @@ def test_render_gives_a_jpeg() -> None:
     out = render(image, "thumb")
     decoded = Image.open(io.BytesIO(out.jpeg))
     assert decoded.format == "JPEG" and max(decoded.size) <= 160
+
+
+def test_a_diffuse_low_map_leaves_the_photograph_clear() -> None:
+    # The reference model puts 0.2-0.3 over most of the field: that is no finding.
+    low = tuple(tuple(0.3 for _ in range(4)) for _ in range(4))
+    g = grading(MA=LesionFinding(probability=0.4, present=False, map=low))
+    png = lesion_overlay(g, ["MA"], 64)
+    assert png is not None
+    assert int(np.asarray(Image.open(io.BytesIO(png)))[..., 3].max()) == 0
+
+
+def test_likely_lesions_are_outlined_in_white() -> None:
+    cells = [[0.0] * 8 for _ in range(8)]
+    for y in range(2, 6):
+        for x in range(2, 6):
+            cells[y][x] = 0.9  # a likely lesion in the middle
+    g = grading(EX=LesionFinding(probability=0.9, present=True, map=tuple(map(tuple, cells))))
+    png = lesion_overlay(g, ["EX"], 64)
+    assert png is not None
+    rgba = np.asarray(Image.open(io.BytesIO(png)))
+    white = np.all(rgba == (255, 255, 255, 255), axis=-1)
+    assert white.any() and not white[32, 32] and not white[2, 2]  # a ring, not a fill
+    ys, xs = np.nonzero(white)
+    assert 8 < ys.min() < 32 < ys.max() < 56 and 8 < xs.min() < 32 < xs.max() < 56
+    assert rgba[32, 32, 3] > 0 and rgba[32, 32, 0] == 255  # shaded inside

@@ -15,7 +15,15 @@ from models.advice.types import (
     Section,
     Urgency,
 )
-from models.clinical_facts import ClinicalFacts, DiabetesFact, DiabetesType, Measurement
+from models.clinical_facts import (
+    ClinicalFacts,
+    ConditionFact,
+    DiabetesFact,
+    DiabetesType,
+    Measurement,
+    MedicationClass,
+    MedicationFact,
+)
 from models.grader.result import (
     BinaryFinding,
     DrGrade,
@@ -133,8 +141,41 @@ def test_facts_carry_dates_and_sources() -> None:
         },
     )
     rows = {r.label: r for r in fact_rows(facts)}
-    assert rows["Diabetes"].value == "type2, 11 years" and rows["Diabetes"].source == "Condition/9"
+    assert rows["Diabetes"].value == "Type 2, 11 years" and rows["Diabetes"].source == "Condition/9"
     assert rows["eGFR"].value == "52 mL/min/1.73 m²" and rows["eGFR"].date == "2024-12-01"
+
+
+def test_facts_read_as_clinical_words() -> None:
+    facts = ClinicalFacts(
+        patient_ref="Patient/1",
+        as_of=date(2025, 1, 3),
+        ckd=ConditionFact(source="Condition/2", display="Chronic kidney disease stage 3B"),
+        ckd_stage="3b",
+        measurements={
+            "alt": Measurement(source="Observation/7", value=31, unit="U/L"),
+            "hba1c": Measurement(source="Observation/8", value=7.9, unit="%"),
+        },
+        medications=[
+            MedicationFact(
+                source="MedicationRequest/4",
+                name="lisinopril 20 MG",
+                drug_class=MedicationClass.ACEI,
+            )
+        ],
+    )
+    rows = {r.label: r for r in fact_rows(facts)}
+    # The stage is said once when the coded display already names it.
+    assert rows["Chronic kidney disease"].value == "Chronic kidney disease stage 3B"
+    assert rows["Medication"].value == "lisinopril 20 MG (ACE inhibitor)"
+    labels = [r.label for r in fact_rows(facts)]
+    assert labels.index("HbA1c") < labels.index("ALT")  # clinical order, not the record's
+    bare = ClinicalFacts(
+        patient_ref="Patient/1",
+        as_of=date(2025, 1, 3),
+        ckd=ConditionFact(source="Condition/2"),
+        ckd_stage="4",
+    )
+    assert fact_rows(bare)[0].value == "yes (stage 4)"
 
 
 def test_without_a_plan_the_draft_items_are_shown() -> None:

@@ -30,6 +30,16 @@
     var panel = document.getElementById("progress-panel");
     if (panel) { pollProgress(panel); }
 
+    // Advice text areas grow with their text: no item hides its end behind a scrollbar.
+    document.querySelectorAll(".item textarea").forEach(function (area) {
+      area.rows = 2;  // the floor; the text sets the rest
+      function fit() {
+        area.style.height = "auto";
+        area.style.height = (area.scrollHeight + 2) + "px";
+      }
+      area.addEventListener("input", fit);
+      fit();
+    });
     document.querySelectorAll(".overlay-toggle").forEach(function (box) {
       box.addEventListener("change", function () {
         var img = document.getElementById(box.getAttribute("data-target"));
