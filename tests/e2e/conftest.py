@@ -2,7 +2,9 @@
 under a WSGI server), the test EHR (authlib) and the real FHIR server, all on 127.0.0.1.
 
 The grader is a deterministic stand-in (stub_grader.py); everything else is the product.
-Set DEEPDR_SCREENSHOTS=docs/screenshots to refresh the documentation screenshots."""
+Set DEEPDR_SCREENSHOTS=DIR to keep the pages seen (stub grader, cartoon photographs); the
+documentation screenshots come from scripts/make_screenshots.py (real photographs, shipped
+grader)."""
 
 from __future__ import annotations
 
