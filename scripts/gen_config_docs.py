@@ -73,15 +73,15 @@ DESCRIPTIONS: dict[str, str] = {
     "PostgreSQL.",
     "store.pool_size": "Database connections pooled per process (web worker, job worker, CLI).",
     "store.retention.grading_cache_days": "Days a cached grader result is kept (then the "
-    "photograph is graded again if it comes back). `\"forever\"`: keep.",
+    'photograph is graded again if it comes back). `"forever"`: keep.',
     "store.retention.cds_image_index_days": "Days an entry of the CDS image source index "
     "(source -> image content hashes) is kept (then its images are fetched again). "
-    "`\"forever\"`: keep.",
+    '`"forever"`: keep.',
     "store.retention.screenings_days": "Days a screening record is kept after its last run: "
     "the app's screening history and the CDS cards' latest result. What was written to the "
-    "EHR stays there. `\"forever\"`: keep.",
+    'EHR stays there. `"forever"`: keep.',
     "store.retention.finished_jobs_days": "Days a succeeded or failed job (with its attempts) "
-    "is kept after it finished; queued and running jobs are never purged. `\"forever\"`: "
+    'is kept after it finished; queued and running jobs are never purged. `"forever"`: '
     "keep.",
     "store.retention.audit_log_days": "Days the audit trail (`audit_log`) is kept. Unset: "
     "forever, since audit retention is your organisation's policy decision; set it to what "
@@ -92,7 +92,7 @@ DESCRIPTIONS: dict[str, str] = {
     "Unset: forever, since they are the advice model's evaluation and fine-tuning data; "
     "export them (`deepdr-fhir advice export-pairs`) before setting this.",
     "store.retention.purge_interval_h": "How often each `deepdr-fhir worker` purges the "
-    "store by these settings (first within a minute of its start). `\"off\"`: workers do not "
+    'store by these settings (first within a minute of its start). `"off"`: workers do not '
     "purge; run `deepdr-fhir store purge` from a timer instead. Expired SMART sessions and "
     "JWT ids are always purged.",
     # jobs

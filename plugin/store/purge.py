@@ -1,16 +1,21 @@
 """Retention deletes, shared by the repositories: delete (or, for a dry run, count) the rows
 of one table that match one condition.
 
-A purge deletes in batches, each one statement and its own short transaction:
+PostgreSQL: one DELETE. It locks only the rows it deletes, so other writers go on
+(scripts/benchmark_retention.py: 100 000 rows in 0.07 s, a concurrent writer's p99 9.6 ms
+either way).
+
+SQLite has one writer at a time, and every CDS call writes (its JWT id): one DELETE of
+100 000 rows held the lock 1.3 s, and a writer waited 1.1 s behind it. So on SQLite the
+purge goes in batches, each one statement and its own short transaction,
 
     DELETE FROM t WHERE (k1, k2) IN (SELECT k1, k2 FROM t WHERE <condition> LIMIT n)
 
-so a first purge after months of growth never holds SQLite's single write lock for long (a
-CDS call records its JWT id, a write, and would wait behind it), nor keeps a long
-transaction open on PostgreSQL. On SQLite the purge then pauses as long as the batch took,
-so writers queued behind the lock get their turn rather than racing our next BEGIN. Deletes
-are idempotent: purgers running at once in several processes only split the work, and
-each goes on until a batch finds nothing left.
+pausing after each as long as the batch took, so writers queued behind the lock get their
+turn rather than racing our next BEGIN (measured: 6.6 s for the same rows, the writer's
+worst wait 160 ms).
+
+Deletes are idempotent: purgers running at once in several processes only split the work.
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ def purge_rows(
         with db.read() as tx:
             row = tx.fetchone(f"SELECT COUNT(*) AS n FROM {table} WHERE {where}", params)
         return int(row["n"]) if row else 0
+    if db.dialect is Dialect.POSTGRES:
+        with db.transaction() as tx:
+            return tx.execute(f"DELETE FROM {table} WHERE {where}", params)
     key = keys[0] if len(keys) == 1 else f"({', '.join(keys)})"
     delete = (
         f"DELETE FROM {table} WHERE {key} IN"
@@ -62,7 +70,6 @@ def purge_rows(
         with db.transaction() as tx:
             deleted = tx.execute(delete, (*params, batch_rows))
         total += deleted
-        if deleted == 0:  # not `< batch_rows`: a purger running beside us may have taken
-            return total  # part of our batch while rows remain
-        if deleted == batch_rows and db.dialect is Dialect.SQLITE:
-            sleep(min(max(time.monotonic() - started, _MIN_PAUSE_S), _MAX_PAUSE_S))
+        if deleted < batch_rows:  # exact: a batch runs alone (the write lock), so nothing
+            return total  # that matched was taken from it by another purger
+        sleep(min(max(time.monotonic() - started, _MIN_PAUSE_S), _MAX_PAUSE_S))

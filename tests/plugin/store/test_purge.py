@@ -45,7 +45,7 @@ def test_deletes_in_batches_and_pauses_between_them_on_sqlite(
     )
     assert deleted == rows
     assert _audit_rows(store) == 0
-    # a pause after every full batch (an empty one ends the loop), on SQLite only
+    # a pause after every full batch (a short one ends the loop), on SQLite only
     expected = batches - 1 if store.db.dialect is Dialect.SQLITE else 0
     assert len(pauses) == expected
     assert all(0 < p <= 0.25 for p in pauses)
