@@ -75,11 +75,10 @@ class PeriodicPurge:
             return
         finally:
             self.runs += 1
-        deleted = {k.kind: k.rows for k in report.kinds if k.rows}
         log.info(
             "retention purge: %d rows deleted",
             report.total_rows,
-            extra={"purged": deleted},
+            extra={f"purged_{k.kind}": k.rows for k in report.kinds if k.rows},
         )
         for failed in report.failed:
             log.warning("retention purge of %s failed: %s", failed.kind, failed.error)

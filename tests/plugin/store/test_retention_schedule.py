@@ -95,6 +95,25 @@ def test_a_failed_run_is_logged_by_type_and_retried_next_interval(
     assert "secret-77" not in caplog.text
 
 
+def test_the_log_line_carries_counts_per_kind(
+    store: Store, clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.sessions.put("s-1", b"sealed", clock() + timedelta(minutes=1))
+    caplog.set_level(logging.INFO, logger="deepdr.store.retention")
+    wait = FakeWait(clock, rounds=1)
+    PeriodicPurge(
+        lambda: purge_store(store, RetentionSettings()),
+        timedelta(hours=1),
+        threading.Event(),
+        first_delay_s=120,
+        wait=wait,
+    ).run()
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("retention purge:")]
+    assert record.getMessage() == "retention purge: 1 rows deleted"
+    assert record.__dict__["purged_smart_sessions"] == 1
+    assert "purged_jwt_replay" not in record.__dict__
+
+
 def test_runs_in_a_thread_until_stopped(store: Store) -> None:
     stop = threading.Event()
     ran = threading.Event()
