@@ -201,3 +201,17 @@ def test_an_unreachable_postgresql_store_exits_2_without_the_password(
         err = capsys.readouterr().err
         assert err.startswith("deepdr-fhir store: store.url: the store cannot be opened")
         assert "SECRET" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_kind_that_fails_exits_1_after_purging_the_others(
+    seeded: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with open_store(seeded, migrate_schema=False) as store, store.db.transaction() as tx:
+        tx.execute("DROP TABLE cds_feedback")
+    config = write_config(tmp_path, seeded, "cds_feedback_days = 30")
+    assert main(["store", "purge", "--config", str(config)]) == 1
+    lines = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines() if ln[:2] == "  "}
+    assert "keep 30 days     failed: " in lines["cds_feedback"]
+    assert "store error" in lines["cds_feedback"]
+    assert lines["finished_jobs"].endswith("1 rows deleted")
+    assert counts(seeded)[0] == 3
