@@ -1,6 +1,9 @@
-"""What the demo prints: a compact table per patient (facts, per-eye grade against the
-photograph's dataset label, referable, advice headlines, resources written) and a footer
-with the figures of the run. References and codes only; the demo's people are synthetic."""
+"""What the demo prints, for a clinician's eye: per patient the facts in words (units, drug
+classes), per eye what the grader said and below it the photograph's dataset label with
+whether they agree (a note when the grade and the referable output point different ways;
+reasons and what to do for an ungradable eye), the referral, the advice by urgency with the
+first items to read, the resources written; then a footer with the figures of the run.
+References and codes only; the demo's people are synthetic."""
 
 from __future__ import annotations
 
@@ -8,8 +11,18 @@ import json
 import statistics
 from typing import TYPE_CHECKING, Any
 
+from models.advice import AdviceDraft
+from models.advice.types import URGENCY_ORDER, Section
+from models.clinical_facts import ClinicalFacts
+from models.grader.result import ImageGrading
 from plugin.demo.photos import ATTRIBUTION, DATA_DIR_ENV, ICDR_NAMES, Photo, PhotoLibrary, data_dir
-from plugin.workflow.summary import advice_headlines, eye_line, facts_line, written_line
+from plugin.smart_app.review_model import (
+    DIABETES_TEXT,
+    DRUG_CLASS_TEXT,
+    LESION_NAMES,
+    UNIT_TEXT,
+)
+from plugin.workflow.summary import written_line
 
 if TYPE_CHECKING:
     from plugin.demo.run import DemoResult, DemoRun
@@ -20,39 +33,155 @@ ROUTES = {
     "DocumentReference": "as DocumentReference attachments",
     "none": "none",
 }
-
-
-def _label(photo: Photo | None) -> str:
-    if photo is None:
-        return "no photograph"
-    mac = {True: ", maculopathy", False: "", None: ""}[photo.maculopathy]
-    return f"ICDR {photo.dr_grade} ({ICDR_NAMES[photo.dr_grade]}){mac}"
+HEADLINES = 3
+HEADLINE_CHARS = 110
+INDENT = " " * 13
+# The facts a clinician looks for first, in this order, with the decimals to print.
+FACT_ITEMS = (
+    ("hba1c", "HbA1c", 1),
+    ("egfr", "eGFR", 0),
+    ("uacr", "UACR", 0),
+    ("ldl", "LDL", 1),
+    ("bmi", "BMI", 1),
+)
 
 
 def _yes(value: object) -> str:
     return "yes" if value is True else "no" if value is False else "-"
 
 
-def eye_rows(r: DemoResult) -> list[tuple[str, str, str, str]]:
-    """(eye, graded, label, referable AI / label) per eye with a photograph or a grading."""
-    photos = {p.eye: p for p in r.demo.photos}
-    eyes = r.screening.stored.summary["eyes"] if r.screening else []
-    by_eye = {e["eye"]: e for e in eyes}
-    fetched: dict[str, int] = {}
-    for img in r.retrieved_only.images if r.retrieved_only else ():
-        fetched[img.laterality.value] = fetched.get(img.laterality.value, 0) + 1
-    rows = []
-    for side in ("right", "left", "unknown"):
-        eye, photo = by_eye.get(side), photos.get(side)
-        if eye is None and photo is None:
-            continue
-        graded = eye_line(eye) if eye is not None else "not graded"
-        if eye is None and side in fetched:
-            graded = f"not graded ({fetched[side]} image retrieved)"
-        ai = _yes(eye.get("referable")) if eye is not None else "-"
-        truth = _yes(photo.referable) if photo is not None else "-"
-        rows.append((side, graded, _label(photo), f"{ai} / {truth}"))
-    return rows
+def _label(photo: Photo | None) -> str:
+    if photo is None:
+        return "no photograph"
+    mac = {True: ", maculopathy", False: "", None: ""}[photo.maculopathy]
+    return (
+        f"{ICDR_NAMES[photo.dr_grade]} (ICDR {photo.dr_grade}){mac}; "
+        f"referable {_yes(photo.referable)}"
+    )
+
+
+def _ai(eye: dict[str, Any], images: list[ImageGrading]) -> str:
+    """What the grader said about one eye, in words, with the model's probabilities."""
+    if not eye.get("gradable"):
+        reasons = sorted({r for img in images if img.quality for r in img.quality.reasons})
+        why = f" ({'; '.join(reasons)})" if reasons else ""
+        return (
+            f"ungradable{why}: retake the photograph; if it stays ungradable, refer "
+            "(advanced disease can look like a poor photograph)"
+        )
+    parts = []
+    if "dr_label" in eye:
+        parts.append(f"{eye['dr_label']} (ICDR {eye['dr_grade']}, p={eye['dr_probability']:.2f})")
+    if "referable" in eye:
+        parts.append(f"referable {_yes(eye['referable'])} (p={eye['referable_probability']:.2f})")
+    if "dme" in eye:
+        parts.append(f"DME {_yes(eye['dme'])} (p={eye['dme_probability']:.2f})")
+    lesions = [LESION_NAMES.get(k, k).lower() for k in eye.get("lesions") or []]
+    parts.append("lesions: " + (", ".join(lesions) if lesions else "none above threshold"))
+    return "; ".join(parts)
+
+
+def _agreement(eye: dict[str, Any] | None, photo: Photo | None) -> str:
+    if photo is None or eye is None:
+        return ""
+    if not eye.get("gradable"):
+        return "  [not graded]"
+    grade = "grade agrees" if eye.get("dr_grade") == photo.dr_grade else "grade differs"
+    ref = "referable agrees" if eye.get("referable") == photo.referable else "referable differs"
+    return f"  [{grade}, {ref}]"
+
+
+def _disagreement(eye: dict[str, Any], images: list[ImageGrading]) -> str | None:
+    """A note when the grade and the referable output point different ways (each head has
+    its own threshold; the referral follows the referable output)."""
+    if "dr_grade" not in eye or "referable" not in eye:
+        return None
+    referable_by_grade = eye["dr_grade"] >= 2 or bool(eye.get("dme"))
+    if referable_by_grade == eye["referable"]:
+        return None
+    decisive = next((i for i in images if i.image_id == eye.get("decisive_image")), None)
+    cut = decisive.referable.threshold if decisive and decisive.referable else None
+    at = f" (p={eye['referable_probability']:.2f}, threshold {cut:.2f})" if cut is not None else ""
+    verdict = "over" if eye["referable"] else "under"
+    return (
+        f"the grade alone would {'not ' if eye['referable'] else ''}call this referable, "
+        f"but the referable output is {verdict} its threshold{at}: the referral follows it"
+    )
+
+
+def eye_lines(
+    side: str, eye: dict[str, Any] | None, images: list[ImageGrading], photo: Photo | None
+) -> list[str]:
+    """Two or three lines for one eye: what the AI said, what the dataset says, a note."""
+    head = f"  {side.capitalize() + ' eye':<11}"
+    said = _ai(eye, images) if eye is not None else "not graded"
+    lines = [f"{head}AI       {said}"]
+    if photo is not None:
+        lines.append(f"{INDENT}dataset  {_label(photo)}{_agreement(eye, photo)}")
+    note = _disagreement(eye, images) if eye is not None else None
+    if note:
+        lines.append(f"{INDENT}note     {note}")
+    return lines
+
+
+def facts_text(facts: ClinicalFacts) -> str:
+    """One line a clinician reads: who, diabetes, key results with units, drug classes."""
+    parts = []
+    who = ", ".join(
+        p
+        for p in (
+            f"{facts.age_years} y" if facts.age_years is not None else None,
+            facts.sex.value if facts.sex.value != "unknown" else None,
+        )
+        if p
+    )
+    if who:
+        parts.append(who)
+    if facts.diabetes is not None and facts.diabetes.present:
+        kind = DIABETES_TEXT.get(facts.diabetes.type.value, "")
+        dm = (
+            f"{kind.lower()} diabetes" if facts.diabetes.type.value != "unspecified" else "diabetes"
+        )
+        years = facts.diabetes.duration_years
+        if years is not None:
+            dm += " for under a year" if years < 1 else f" for {years:.0f} y"
+        parts.append(dm)
+    for name, label, digits in FACT_ITEMS:
+        m = facts.measurements.get(name)
+        if m is not None:
+            parts.append(f"{label} {m.value:.{digits}f} {UNIT_TEXT.get(m.unit, m.unit)}")
+    sbp, dbp = facts.value("sbp"), facts.value("dbp")
+    if sbp is not None and dbp is not None:
+        parts.append(f"BP {sbp:.0f}/{dbp:.0f} mmHg")
+    elif sbp is not None or dbp is not None:
+        known, missing = ("systolic", "diastolic") if sbp is not None else ("diastolic", "systolic")
+        parts.append(f"{known} BP {sbp if sbp is not None else dbp:.0f} mmHg ({missing} missing)")
+    classes = sorted(DRUG_CLASS_TEXT.get(c.value, c.value) for c in facts.medication_classes)
+    if classes:
+        parts.append("on " + ", ".join(classes))
+    return "; ".join(parts) if parts else "no facts found"
+
+
+def advice_lines(draft: AdviceDraft) -> list[str]:
+    """The count by urgency, then the first items a clinician should read: the most urgent,
+    eye follow-up first among equals (this is an eye-screening result)."""
+    items = draft.items
+    counts = {u: sum(1 for i in items if i.urgency.value == u) for u in ("urgent", "soon")}
+    routine = len(items) - counts["urgent"] - counts["soon"]
+    lines = [
+        f"  Advice     {len(items)} items: {counts['urgent']} urgent, {counts['soon']} soon, "
+        f"{routine} routine"
+    ]
+    order = sorted(
+        range(len(items)),
+        key=lambda n: (URGENCY_ORDER[items[n].urgency], items[n].section != Section.EYE, n),
+    )
+    for n in order[:HEADLINES]:
+        item = items[n]
+        text = " ".join(item.text.split())
+        short = text if len(text) <= HEADLINE_CHARS else text[: HEADLINE_CHARS - 1] + "…"
+        lines.append(f"{INDENT}- [{item.urgency.value}] {short}")
+    return lines
 
 
 def as_text(i: int, n: int, r: DemoResult) -> str:
@@ -61,24 +190,29 @@ def as_text(i: int, n: int, r: DemoResult) -> str:
     lines = [
         f"\n=== {i}/{n} {r.demo.scenario.key}: {r.demo.scenario.title} ===",
         f"  Patient/{r.patient_id}  |  photographs {ROUTES[r.route]}  |  screening {status}",
-        f"  Facts      {facts_line(r.facts)}",
+        f"  Facts      {facts_text(r.facts)}",
     ]
-    rows = eye_rows(r)
-    if rows:
-        lines.append(f"  {'Eye':<10} {'Graded (AI)':<56} {'Photo label (dataset)':<36} Referable")
-        lines += [f"  {e:<10} {g:<56} {lab:<36} {ref}" for e, g, lab, ref in rows]
-    if r.retrieved_only is not None:
-        for p in r.retrieved_only.problems:
-            lines.append(f"  Problem    {p.source_ref} [{p.stage}, {p.code}] {p.reason}")
+    photos = {p.eye: p for p in r.demo.photos}
+    eyes = {e["eye"]: e for e in (s.stored.summary["eyes"] if s else [])}
+    graded = s.grading.grading if s and s.grading else None
+    gradings = {e.laterality.value: list(e.images) for e in (graded.eyes if graded else ())}
+    fetched = {
+        img.laterality.value for img in (r.retrieved_only.images if r.retrieved_only else ())
+    }
+    for side in ("right", "left", "unknown"):
+        if side in eyes or side in photos:
+            eye_out = eye_lines(side, eyes.get(side), gradings.get(side, []), photos.get(side))
+            if side not in eyes and side in fetched:
+                eye_out[0] += " (image retrieved; no grader)"
+            lines += eye_out
+    problems = (r.retrieved_only.problems if r.retrieved_only else ()) + (s.problems if s else ())
+    for p in problems:
+        lines.append(f"  Problem    {p.source_ref} [{p.stage}, {p.code}] {p.reason}")
     if s is not None:
-        for p in s.problems:
-            lines.append(f"  Problem    {p.source_ref} [{p.stage}, {p.code}] {p.reason}")
         if s.referral is not None:
             lines.append(f"  Referral   suggested ({s.referral.priority}), not written")
         if s.advice is not None:
-            urgent = sum(1 for item in s.advice.items if item.urgency.value == "urgent")
-            lines.append(f"  Advice     {len(s.advice.items)} items, {urgent} urgent")
-            lines += [f"             - {h}" for h in advice_headlines(s.advice)]
+            lines += advice_lines(s.advice)
         if s.written is not None:
             lines.append(f"  Written    {written_line(s.written.references)} (preliminary / draft)")
     return "\n".join(lines)
@@ -116,10 +250,26 @@ def footer(library: PhotoLibrary | None, run: DemoRun) -> str:
     if run.grader is not None:
         same, graded, ref_same, ref_both = agreement(run)
         model = run.grader.model
+        ungradable = sum(
+            1
+            for r in run.results
+            for e in (r.screening.stored.summary["eyes"] if r.screening else [])
+            if not e.get("gradable")
+        )
         lines.append(
-            f"Grader {model.name} {model.version}: ICDR grade equals the photograph's dataset "
-            f"label for {same}/{graded} eyes, referable verdict for {ref_same}/{ref_both} "
-            "(a handful of demo photographs: not an evaluation)."
+            f"Grader {model.name} {model.version}: the ICDR grade equals the photograph's "
+            f"dataset label for {same} of {graded} graded eyes, the referable verdict for "
+            f"{ref_same} of {ref_both}"
+            + (
+                f" ({ungradable} eye{'s' if ungradable > 1 else ''} ungradable)"
+                if ungradable
+                else ""
+            )
+            + ". A handful of demo photographs, not an evaluation: see the bundle's MODEL_CARD.md."
+        )
+        lines.append(
+            "p = the model's probability, not a calibrated clinical risk; each output has its "
+            "own threshold (metadata.json)."
         )
     if run.rerun is not None and run.rerun.grading is not None:
         g, w = run.rerun.grading, run.rerun.written

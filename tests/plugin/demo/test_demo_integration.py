@@ -6,6 +6,7 @@ adds patients that other tests' searches should not see)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import date
 
@@ -110,7 +111,10 @@ def test_demo_command_end_to_end(
     assert out.startswith("FHIR server (Medplum in-memory router) at http://127.0.0.1:")
     assert "PACS (Orthanc, DICOMweb) at http://127.0.0.1:" in out
     assert out.count("\n=== ") == len(SCENARIOS)
-    assert out.count("Photo label (dataset)") == len(SCENARIOS)
+    # Each scenario has a photograph, each photograph its AI and dataset lines.
+    assert out.count("\n             dataset  ") >= len(SCENARIOS)
+    ai_lines = re.findall(r"^  (?:Right|Left|Unknown) eye +AI ", out, flags=re.M)
+    assert out.count("\n             dataset  ") == len(ai_lines)
     assert out.count("  Facts      ") == out.count("  Advice     ") == len(SCENARIOS)
     assert "photographs via DICOMweb" in out and "photographs as Media" in out
     assert "photographs as DocumentReference" in out

@@ -83,7 +83,7 @@ def test_demo_screens_every_patient_over_three_routes(
     # The same photograph (same bytes) in two records is graded once; the re-run grades none.
     assert grader.graded == sum(g.graded for g in outcomes) < eyes_total
     footer = lines[-1]
-    assert f"label for {eyes_total}/{eyes_total} eyes" in footer
+    assert f"label for {eyes_total} of {eyes_total} graded eyes" in footer
     assert "gradings from the cache, 0 new resources written" in footer
 
 
