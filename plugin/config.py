@@ -269,6 +269,7 @@ SMART_RECOMMENDED_SCOPES: tuple[str, ...] = (
     "patient/ImagingStudy.rs",
     "patient/Media.rs",
     "patient/DocumentReference.rs",
+    "patient/Procedure.rs",  # eye exams and palliative care recorded as Procedures
     "patient/DiagnosticReport.rs",
     "patient/ServiceRequest.rs",
     "user/Medication.r",

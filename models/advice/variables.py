@@ -335,6 +335,8 @@ def _fmt(name: str, v: Scalar) -> str:
         "egfr",
         "dr_grade_max",
         "frailty_score",
+        "eyes_graded",
+        "eyes_ungradable",
     ) or name.endswith("_age_days"):
         return f"{round(v):d}"
     return f"{v:.1f}" if abs(v) < 100 else f"{round(v):d}"

@@ -9,6 +9,7 @@ import pytest
 
 from models.advice import Lang, build_draft
 from models.clinical_facts import ClinicalFacts
+from models.grader.result import PatientGrading
 
 Factory = Callable[..., ClinicalFacts]
 
@@ -49,3 +50,19 @@ def test_facts_used_name_the_readings_on_record(facts_factory: Factory) -> None:
     assert [(f.name, f.value, f.source) for f in item.facts_used if f.name in ("sbp", "dbp")] == [
         ("dbp", "84", "Observation/dbp")
     ]
+
+
+@pytest.mark.parametrize(
+    ("lang", "expected"),
+    [(Lang.EN, "insufficient for 1 eye(s)"), (Lang.ZH, "1只眼的图像质量不足")],
+)
+def test_eye_counts_are_whole_numbers(
+    facts_factory: Factory,
+    grading_factory: Callable[..., PatientGrading],
+    lang: Lang,
+    expected: str,
+) -> None:
+    grading = grading_factory(("right", None, False), ("left", 0, False))
+    draft = build_draft(facts_factory(), grading, lang=lang)
+    (item,) = [i for i in draft.items if i.rule_id == "EYE-UNGRADABLE"]
+    assert expected in item.text
