@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo run for real: Orthanc + its DICOMweb
-# plugin (PACS), Chromium (browser tests), PostgreSQL (store tests). Idempotent: does
+# plugin (PACS), Chromium (browser tests) with a CJK font (Chinese advice on screen),
+# PostgreSQL (store tests). Idempotent: does
 # nothing when all are present. Needs root or passwordless sudo on a fresh machine.
 set -euo pipefail
-want=(orthanc orthanc-dicomweb chromium postgresql)
+want=(orthanc orthanc-dicomweb chromium postgresql fonts-wqy-microhei)
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
