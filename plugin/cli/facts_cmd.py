@@ -12,45 +12,15 @@ import argparse
 from datetime import date
 
 from fhir_mappers.inbound import FhirInputError, clinical_facts_from_fhir
+from models import clinical_facts_display as display
 from models.clinical_facts import (
-    AlcoholFact,
     ClinicalFacts,
     ConditionFact,
-    EyeExamFact,
-    FrailtyFact,
-    HypoglycaemiaFact,
-    PopulationFact,
+    DiabetesFact,
+    Measurement,
+    Provenanced,
 )
 from plugin.cli.common import EXIT_OK, CliError, print_json, read_json_file
-
-MEASUREMENT_LABELS: dict[str, str] = {
-    "hba1c": "HbA1c",
-    "fasting_glucose": "Fasting glucose",
-    "sbp": "Systolic BP",
-    "dbp": "Diastolic BP",
-    "heart_rate": "Heart rate",
-    "bmi": "BMI",
-    "height": "Height",
-    "weight": "Weight",
-    "total_cholesterol": "Total cholesterol",
-    "ldl": "LDL cholesterol",
-    "hdl": "HDL cholesterol",
-    "triglycerides": "Triglycerides",
-    "egfr": "eGFR",
-    "uacr": "Urine ACR",
-    "alt": "ALT",
-    "ast": "AST",
-    "ggt": "GGT",
-}
-CONDITION_LABELS: tuple[tuple[str, str], ...] = (
-    ("hypertension", "Hypertension"),
-    ("ckd", "Chronic kidney disease"),
-    ("ascvd", "Cardiovascular disease"),
-    ("heart_failure", "Heart failure"),
-    ("prior_dr", "Prior DR"),
-    ("prior_dme", "Prior DME"),
-    ("pregnancy", "Pregnancy"),
-)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -93,66 +63,72 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --- Text rendering (also used by the demo) -------------------------------------------------
+# --- Text rendering: the words, units and precision of models.clinical_facts_display ----------
 
-
-def _num(v: float) -> str:
-    return f"{v:.2f}".rstrip("0").rstrip(".")
+LABEL_WIDTH = 26  # the longest label, "Albumin/creatinine ratio", and two spaces
 
 
 def _condition_line(label: str, fact: ConditionFact | None) -> str:
     if fact is None:
-        return f"  {label:<24}not recorded"
+        return f"  {label:<{LABEL_WIDTH}}not recorded"
     state = "yes" if fact.present else f"no ({fact.clinical_status or 'not current'})"
     when = f"  since {fact.onset}" if fact.onset and fact.present else ""
     code = f"  [{fact.code}]" if fact.code else ""
-    return f"  {label:<24}{state}{when}{code}  <- {fact.source}"
+    return f"  {label:<{LABEL_WIDTH}}{state}{when}{code}  <- {fact.source}"
+
+
+def _diabetes_line(d: DiabetesFact | None) -> str:
+    label = display.fact_label("diabetes")
+    if d is None:
+        return f"  {label:<{LABEL_WIDTH}}not recorded"
+    if not d.present:
+        return f"  {label:<{LABEL_WIDTH}}no ({d.clinical_status or 'not current'})  <- {d.source}"
+    dur = f", {display.duration_text(d.duration_years)}" if d.duration_years is not None else ""
+    onset = f" (onset {d.onset})" if d.onset else ""
+    code = f"  [{d.code}]" if d.code else ""
+    kind = display.diabetes_type_name(d.type)
+    return f"  {label:<{LABEL_WIDTH}}{kind}{dur}{onset}{code}  <- {d.source}"
+
+
+def _measurement_line(name: str, m: Measurement) -> str:
+    value = display.format_measurement(name, m)
+    sent = display.sent_as(m)
+    note = " (computed)" if m.derived_from else f" ({sent})" if sent else ""
+    src = " + ".join(m.derived_from) if m.derived_from else m.source
+    label = display.fact_label(name)
+    return f"  {label:<{LABEL_WIDTH}}{value + note:<36}{m.date or 'undated'}  <- {src}"
 
 
 def render_facts(facts: ClinicalFacts) -> str:
     lines = [f"{facts.patient_ref} (as of {facts.as_of})"]
-    age = f"{facts.age_years} years" if facts.age_years is not None else "age unknown"
-    lines.append(f"  {age}, sex {facts.sex.value}")
+    age = display.age_text(facts.age_years) if facts.age_years is not None else "age unknown"
+    lines.append(f"  {age}, {display.sex_name(facts.sex)}")
     lines.append("Conditions")
-    d = facts.diabetes
-    if d is None:
-        lines.append(f"  {'Diabetes':<24}not recorded")
-    elif not d.present:
-        lines.append(f"  {'Diabetes':<24}no ({d.clinical_status or 'not current'})  <- {d.source}")
-    else:
-        dur = f", {_num(d.duration_years)} years" if d.duration_years is not None else ""
-        onset = f" (onset {d.onset})" if d.onset else ""
-        code = f"  [{d.code}]" if d.code else ""
-        lines.append(f"  {'Diabetes':<24}{d.type.value}{dur}{onset}{code}  <- {d.source}")
-    for attr, label in CONDITION_LABELS:
-        lines.append(_condition_line(label, getattr(facts, attr)))
+    lines.append(_diabetes_line(facts.diabetes))
+    for attr in display.CONDITIONS:
+        lines.append(_condition_line(display.fact_label(attr), getattr(facts, attr)))
     if facts.ckd_stage:
-        lines.append(f"  {'CKD stage':<24}{facts.ckd_stage}")
+        lines.append(f"  {display.fact_label('ckd_stage'):<{LABEL_WIDTH}}{facts.ckd_stage}")
     s = facts.smoking
-    smoking = f"{s.status.value} ({s.date or 'undated'})  <- {s.source}" if s else "not recorded"
-    lines.append(f"  {'Smoking':<24}{smoking}")
+    smoking = (
+        f"{display.smoking_name(s.status)} ({s.date or 'undated'})  <- {s.source}"
+        if s
+        else "not recorded"
+    )
+    lines.append(f"  {display.fact_label('smoking'):<{LABEL_WIDTH}}{smoking}")
     lines += _advice_fact_lines(facts)
     lines.append("Measurements (latest)")
     if not facts.measurements:
         lines.append("  none")
-    for name, m in facts.measurements.items():
-        value = f"{m.comparator or ''}{_num(m.value)} {m.unit}"
-        sent = ""
-        if m.original_unit is not None and m.original_value is not None:
-            sent = f" (sent {_num(m.original_value)} {m.original_unit})"
-        if m.derived_from:
-            sent = " (computed)"
-        src = " + ".join(m.derived_from) if m.derived_from else m.source
-        label = MEASUREMENT_LABELS.get(name, name)
-        lines.append(f"  {label:<20}{value + sent:<36}{m.date or 'undated'}  <- {src}")
+    lines += [_measurement_line(n, m) for n, m in display.in_clinical_order(facts.measurements)]
     if facts.conflicting:
-        names = ", ".join(MEASUREMENT_LABELS.get(n, n) for n in facts.conflicting)
+        names = ", ".join(display.fact_label(n) for n in facts.conflicting)
         lines.append(f"  Conflicting same-day results: {names} (see warnings)")
     lines.append("Current medications")
     if not facts.medications:
         lines.append("  none")
     for med in facts.medications:
-        lines.append(f"  {med.drug_class.value:<28}{med.name}  <- {med.source}")
+        lines.append(f"  {display.medication_text(med)}  <- {med.source}")
     lines.append("Fundus images")
     if not facts.images:
         lines.append("  none")
@@ -165,70 +141,38 @@ def render_facts(facts: ClinicalFacts) -> str:
     return "\n".join(lines)
 
 
-def _line(label: str, text: str | None) -> str:
-    return f"  {label:<24}{text or 'not recorded'}"
+def _line(name: str, text: str | None) -> str:
+    return f"  {display.fact_label(name):<{LABEL_WIDTH}}{text or 'not recorded'}"
 
 
-def _sourced(text: str, when: date | None, code: str | None, source: str) -> str:
+def _sourced(text: str, fact: Provenanced, code: str | None) -> str:
     coded = f"  [{code}]" if code else ""
-    return f"{text} ({when or 'undated'}){coded}  <- {source}"
-
-
-def _frailty(f: FrailtyFact | None) -> str | None:
-    if f is None:
-        return None
-    if not f.present:
-        text = "no"
-    else:
-        text = f.severity.value if f.severity else "yes"
-    if f.score is not None:
-        text += f", Clinical Frailty Scale {_num(f.score)}"
-    return _sourced(text, f.date, f.code, f.source)
-
-
-def _hypoglycaemia(h: HypoglycaemiaFact | None) -> str | None:
-    if h is None:
-        return None
-    text = "yes" + (", with coma" if h.coma else "")
-    if h.count > 1:
-        text += f", {h.count} records (latest shown)"
-    return _sourced(text, h.date, h.code, h.source)
-
-
-def _alcohol(a: AlcoholFact | None) -> str | None:
-    if a is None:
-        return None
-    details = []
-    if a.drinks_per_day is not None:
-        details.append(f"{_num(a.drinks_per_day)} drinks/day")
-    if a.audit_c is not None:
-        details.append(f"AUDIT-C {_num(a.audit_c)}")
-    text = a.use.value + (f", {', '.join(details)}" if details else "")
-    return _sourced(text, a.date, a.code, a.source)
-
-
-def _population(p: PopulationFact | None) -> str | None:
-    if p is None:
-        return None
-    return f"{p.population.value} ({p.basis})  <- {p.source}"
-
-
-def _eye_exam(e: EyeExamFact | None) -> str | None:
-    if e is None:
-        return None
-    finding = {True: ", retinopathy", False: ", no retinopathy", None: ""}[e.retinopathy]
-    coded = f"  [{e.code}]" if e.code else ""
-    return f"{e.date or 'undated'} {e.kind}{finding}{coded}  <- {e.source}"
+    return f"{text} ({fact.date or 'undated'}){coded}  <- {fact.source}"
 
 
 def _advice_fact_lines(facts: ClinicalFacts) -> list[str]:
     """What the advice reads besides conditions and labs (frailty, hypoglycaemia, ...)."""
+    f, h, a, p, e = (
+        facts.frailty,
+        facts.hypoglycaemia,
+        facts.alcohol,
+        facts.population,
+        facts.last_eye_exam,
+    )
+    hypo = None
+    if h is not None:
+        latest = " (latest shown)" if h.count > 1 else ""
+        hypo = _sourced(display.hypoglycaemia_text(h) + latest, h, h.code)
+    exam = None
+    if e is not None:
+        coded = f"  [{e.code}]" if e.code else ""
+        exam = f"{e.date or 'undated'} {display.eye_exam_text(e)}{coded}  <- {e.source}"
     life = facts.limited_life_expectancy
     return [
-        _line("Frailty", _frailty(facts.frailty)),
-        _line("Hypoglycaemia", _hypoglycaemia(facts.hypoglycaemia)),
-        _condition_line("Limited life expectancy", life),
-        _line("Alcohol", _alcohol(facts.alcohol)),
-        _line("BMI population", _population(facts.population)),
-        _line("Last eye exam", _eye_exam(facts.last_eye_exam)),
+        _line("frailty", _sourced(display.frailty_text(f), f, f.code) if f else None),
+        _line("hypoglycaemia", hypo),
+        _condition_line(display.fact_label("limited_life_expectancy"), life),
+        _line("alcohol", _sourced(display.alcohol_text(a), a, a.code) if a else None),
+        _line("population", f"{display.population_text(p)}  <- {p.source}" if p else None),
+        _line("last_eye_exam", exam),
     ]

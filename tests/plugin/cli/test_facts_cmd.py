@@ -24,7 +24,7 @@ from models.clinical_facts import (
     Population,
     PopulationFact,
 )
-from plugin.cli.facts_cmd import render_facts
+from plugin.cli.facts_cmd import LABEL_WIDTH, render_facts
 from plugin.cli.main import main
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fhir_mappers" / "inbound" / "fixtures"
@@ -66,12 +66,26 @@ def test_text_output_is_grouped_with_values_units_dates_sources(
     assert out.startswith("Patient/8f789d0b-3145-4cf2-8504-13159edaa747 (as of 2025-06-30)")
     for heading in ("Conditions", "Measurements (latest)", "Current medications", "Fundus images"):
         assert f"\n{heading}\n" in out
-    assert "type2, 19.3 years (onset 2006-03-07)" in out
+    # Words, units and precision of models.clinical_facts_display (the review page's too).
+    assert "type 2, 19 years (onset 2006-03-07)" in out
     hba1c = next(line for line in out.splitlines() if line.strip().startswith("HbA1c"))
-    assert "7.54 %" in hba1c and "2024-11-05" in hba1c
+    assert "7.5 %" in hba1c and "2024-11-05" in hba1c  # 7.54 in the record, 1 decimal shown
     assert "Observation/0b5e0b5e-0000-4000-8000-000000000001" in hba1c
-    assert "(sent 104.9 mg/dL)" in out  # LDL converted, original shown
-    assert "CKD stage               2" in out
+    assert "2.7 mmol/L (sent as 104.9 mg/dL)" in out  # LDL converted, original shown
+    assert "71 mL/min/1.73 m²" in out and "30.1 kg/m²" in out
+    assert f"  {'CKD stage':<{LABEL_WIDTH}}2\n" in out
+    assert "  never smoked (2024-11-05)" in out
+    assert "  lisinopril 10 MG Oral Tablet (ACE inhibitor)  <- MedicationRequest/" in out
+    section = out.split("Measurements (latest)\n")[1].split("\nCurrent medications")[0]
+    assert [line[2 : 2 + LABEL_WIDTH].strip() for line in section.splitlines()] == [
+        "HbA1c",
+        "Systolic BP",
+        "Diastolic BP",
+        "BMI",
+        "LDL cholesterol",
+        "eGFR",
+        "Albumin/creatinine ratio",
+    ]  # clinical order, not the record's
 
 
 def test_json_output_is_clinical_facts(capsys: pytest.CaptureFixture[str]) -> None:
@@ -184,7 +198,8 @@ def test_text_shows_what_the_advice_reads_beyond_conditions_and_labs() -> None:
         measurements={"hba1c": Measurement(source="Observation/1", value=8.1, unit="%")},
         conflicting=("hba1c",),
     )
-    lines = {line[2:26].strip(): line[26:] for line in render_facts(facts).splitlines()}
+    end = 2 + LABEL_WIDTH
+    lines = {line[2:end].strip(): line[end:] for line in render_facts(facts).splitlines()}
     assert lines["Frailty"] == (
         "severe, Clinical Frailty Scale 7 (2025-12-01)  [763264000]  <- Observation/cfs"
     )
@@ -193,11 +208,11 @@ def test_text_shows_what_the_advice_reads_beyond_conditions_and_labs() -> None:
     )
     assert lines["Limited life expectancy"] == "yes  [385763009]  <- Procedure/hospice"
     assert lines["Alcohol"] == "heavy, 3 drinks/day (2025-05-05)  <- Observation/a"
-    assert lines["BMI population"] == "chinese (address country CN)  <- Patient/p1"
+    assert lines["BMI population"] == "Chinese (address country CN)  <- Patient/p1"
     assert lines["Last eye exam"] == (
         "2025-10-14 Procedure, no retinopathy  [2023F]  <- Procedure/exam"
     )
     assert "  Conflicting same-day results: HbA1c (see warnings)" in render_facts(facts)
     silent = render_facts(ClinicalFacts(patient_ref="Patient/p2", as_of=date(2026, 3, 2)))
-    assert "  Frailty                 not recorded" in silent
-    assert "Last eye exam           not recorded" in silent and "Conflicting" not in silent
+    assert f"  {'Frailty':<{LABEL_WIDTH}}not recorded" in silent
+    assert f"{'Last eye exam':<{LABEL_WIDTH}}not recorded" in silent and "Conflicting" not in silent
