@@ -14,6 +14,7 @@ completed years, like ages. Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from models.clinical_facts import (
     AlcoholFact,
@@ -48,6 +49,7 @@ from models.clinical_facts_words import (
     UNIT_TEXT,
     UNIT_TEXT_ZH,
     YES_NO,
+    Words,
     check_lang,
 )
 
@@ -138,13 +140,53 @@ def blood_pressure_text(facts: ClinicalFacts, lang: str = "en") -> str | None:
 def fact_label(name: str, lang: str = "en") -> str:
     """The heading of any fact: a measurement, a condition, another ClinicalFacts field or a
     value the advice rules derive ('diabetes_duration_years'); else the name in words."""
+    zh = _zh(lang)
     if name in MEASUREMENTS:
         return measurement_label(name, lang)
     words = CONDITIONS.get(name) or FACT_LABELS.get(name)
     if words is not None:
         return words.in_(lang)
-    check_lang(lang)
+    # The advice's per-measurement and per-class variables (models.advice.variables).
+    measured = name.removesuffix("_age_days").removesuffix("_conflict")
+    if measured in MEASUREMENTS:
+        label = measurement_label(measured, lang, short=True)
+        if name.endswith("_age_days"):
+            return f"距上次{label}检测" if zh else f"Time since the {label} result"
+        return f"{label}同日结果不一致" if zh else f"Same-day {label} results disagree"
+    if name.startswith("on_") and name[3:] in _CLASS_VALUES:
+        drug = drug_class_name(MedicationClass(name[3:]), lang)
+        return f"使用{drug}" if zh else f"On {drug}"
     return name.replace("_", " ")
+
+
+_CLASS_VALUES = frozenset(c.value for c in MedicationClass)
+# Facts the advice cites by their enum value ("type2", "current"), and their names.
+_ENUM_FACTS: dict[str, Mapping[Any, Words]] = {
+    "diabetes_type": DIABETES_TYPES,
+    "smoking": SMOKING,
+    "alcohol": ALCOHOL,
+    "population": POPULATIONS,
+    "sex": SEXES,
+}
+
+
+def fact_value_text(name: str, value: str, lang: str = "en") -> str:
+    """A value as the advice cites it (FactUsed.value: '%g' numbers, 'yes', enum values) in
+    the words and precision of the facts views: ('ldl', '2.71271') -> '2.7',
+    ('smoking', 'current') -> 'current smoker'; anything else as it came."""
+    if value in ("yes", "no"):
+        return yes_no(value == "yes", lang)
+    table = _ENUM_FACTS.get(name)
+    if table is not None:
+        words = next((w for key, w in table.items() if key == value), None)
+        return words.in_(lang) if words is not None else value
+    check_lang(lang)
+    if name in MEASUREMENTS:
+        try:
+            return format_value(name, float(value))
+        except ValueError:
+            return value  # not a number: as the rule wrote it
+    return value
 
 
 def yes_no(value: bool, lang: str = "en") -> str:
@@ -320,6 +362,7 @@ __all__ = [
     "duration_text",
     "eye_exam_text",
     "fact_label",
+    "fact_value_text",
     "format_measurement",
     "format_value",
     "frailty_text",

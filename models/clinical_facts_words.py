@@ -96,8 +96,10 @@ UNIT_TEXT: dict[str, str] = {
     "[oz_av]": "oz",
     "[IU]/L": "IU/L",
     "ug/mg": "µg/mg",
+    "a": "years",  # the advice's ages and durations (UCUM annum)
+    "d": "days",
 }
-UNIT_TEXT_ZH: dict[str, str] = {"/min": "次/分"}
+UNIT_TEXT_ZH: dict[str, str] = {"/min": "次/分", "a": "年", "d": "天"}
 
 # ClinicalFacts conditions, in the order a clinician reads them.
 CONDITIONS: dict[str, Words] = {
@@ -117,7 +119,7 @@ FACT_LABELS: dict[str, Words] = {
     "sex": Words("Sex", "性别"),
     "diabetes": Words("Diabetes", "糖尿病"),
     "diabetes_type": Words("Diabetes type", "糖尿病类型"),
-    "diabetes_duration_years": Words("Diabetes duration (years)", "糖尿病病程（年）"),
+    "diabetes_duration_years": Words("Diabetes duration", "糖尿病病程"),
     "ckd_stage": Words("CKD stage", "慢性肾脏病分期"),
     "smoking": Words("Smoking", "吸烟"),
     "alcohol": Words("Alcohol", "饮酒"),
@@ -133,7 +135,7 @@ FACT_LABELS: dict[str, Words] = {
     "last_eye_exam_retinopathy": Words(
         "Retinopathy at the last eye exam", "上次眼底检查有视网膜病变"
     ),
-    "eye_exam_age_days": Words("Days since the last eye exam", "距上次眼底检查天数"),
+    "eye_exam_age_days": Words("Time since the last eye exam", "距上次眼底检查"),
     "medication": Words("Medication", "用药"),
     "dr_grade_max": Words("Worse eye's DR grade (ICDR 0-4)", "较重眼DR分级（ICDR 0-4）"),
     "referable_any": Words("Referable DR in either eye", "任一眼需转诊的视网膜病变"),

@@ -13,16 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from models.advice import AdviceDraft
 from models.advice.types import URGENCY_ORDER, Section
-from models.clinical_facts import ClinicalFacts
 from models.grader.result import ImageGrading
 from plugin.demo.photos import ATTRIBUTION, DATA_DIR_ENV, ICDR_NAMES, Photo, PhotoLibrary, data_dir
-from plugin.smart_app.review_model import (
-    DIABETES_TEXT,
-    DRUG_CLASS_TEXT,
-    LESION_NAMES,
-    UNIT_TEXT,
-)
-from plugin.workflow.summary import written_line
+from plugin.workflow.summary import facts_line, lesion_names, written_line
 
 if TYPE_CHECKING:
     from plugin.demo.run import DemoResult, DemoRun
@@ -36,14 +29,6 @@ ROUTES = {
 HEADLINES = 3
 HEADLINE_CHARS = 110
 INDENT = " " * 13
-# The facts a clinician looks for first, in this order, with the decimals to print.
-FACT_ITEMS = (
-    ("hba1c", "HbA1c", 1),
-    ("egfr", "eGFR", 0),
-    ("uacr", "UACR", 0),
-    ("ldl", "LDL", 1),
-    ("bmi", "BMI", 1),
-)
 
 
 def _yes(value: object) -> str:
@@ -76,8 +61,8 @@ def _ai(eye: dict[str, Any], images: list[ImageGrading]) -> str:
         parts.append(f"referable {_yes(eye['referable'])} (p={eye['referable_probability']:.2f})")
     if "dme" in eye:
         parts.append(f"DME {_yes(eye['dme'])} (p={eye['dme_probability']:.2f})")
-    lesions = [LESION_NAMES.get(k, k).lower() for k in eye.get("lesions") or []]
-    parts.append("lesions: " + (", ".join(lesions) if lesions else "none above threshold"))
+    lesions = eye.get("lesions") or []
+    parts.append("lesions: " + (lesion_names(lesions) if lesions else "none above threshold"))
     return "; ".join(parts)
 
 
@@ -124,44 +109,6 @@ def eye_lines(
     return lines
 
 
-def facts_text(facts: ClinicalFacts) -> str:
-    """One line a clinician reads: who, diabetes, key results with units, drug classes."""
-    parts = []
-    who = ", ".join(
-        p
-        for p in (
-            f"{facts.age_years} y" if facts.age_years is not None else None,
-            facts.sex.value if facts.sex.value != "unknown" else None,
-        )
-        if p
-    )
-    if who:
-        parts.append(who)
-    if facts.diabetes is not None and facts.diabetes.present:
-        kind = DIABETES_TEXT.get(facts.diabetes.type.value, "")
-        dm = (
-            f"{kind.lower()} diabetes" if facts.diabetes.type.value != "unspecified" else "diabetes"
-        )
-        years = facts.diabetes.duration_years
-        if years is not None:
-            dm += " for under a year" if years < 1 else f" for {years:.0f} y"
-        parts.append(dm)
-    for name, label, digits in FACT_ITEMS:
-        m = facts.measurements.get(name)
-        if m is not None:
-            parts.append(f"{label} {m.value:.{digits}f} {UNIT_TEXT.get(m.unit, m.unit)}")
-    sbp, dbp = facts.value("sbp"), facts.value("dbp")
-    if sbp is not None and dbp is not None:
-        parts.append(f"BP {sbp:.0f}/{dbp:.0f} mmHg")
-    elif sbp is not None or dbp is not None:
-        known, missing = ("systolic", "diastolic") if sbp is not None else ("diastolic", "systolic")
-        parts.append(f"{known} BP {sbp if sbp is not None else dbp:.0f} mmHg ({missing} missing)")
-    classes = sorted(DRUG_CLASS_TEXT.get(c.value, c.value) for c in facts.medication_classes)
-    if classes:
-        parts.append("on " + ", ".join(classes))
-    return "; ".join(parts) if parts else "no facts found"
-
-
 def advice_lines(draft: AdviceDraft) -> list[str]:
     """The count by urgency, then the first items a clinician should read: the most urgent,
     eye follow-up first among equals (this is an eye-screening result)."""
@@ -190,7 +137,7 @@ def as_text(i: int, n: int, r: DemoResult) -> str:
     lines = [
         f"\n=== {i}/{n} {r.demo.scenario.key}: {r.demo.scenario.title} ===",
         f"  Patient/{r.patient_id}  |  photographs {ROUTES[r.route]}  |  screening {status}",
-        f"  Facts      {facts_text(r.facts)}",
+        f"  Facts      {facts_line(r.facts)}",
     ]
     photos = {p.eye: p for p in r.demo.photos}
     eyes = {e["eye"]: e for e in (s.stored.summary["eyes"] if s else [])}

@@ -9,70 +9,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from models import clinical_facts_display as display
 from models.advice.types import SECTION_TITLES, AdviceDraft, AdviceItem, Lang, Section
-from models.clinical_facts import ClinicalFacts, ConditionFact
+from models.clinical_facts import ClinicalFacts, ConditionFact, Provenanced
 from models.grader.result import ICDR_LABELS, EyeGrading, PatientGrading
 from plugin.signoff.state import ReviewState
+from plugin.workflow.summary import LESION_NAMES
 
 EYE_LABELS = {"right": "Right eye (OD)", "left": "Left eye (OS)", "unknown": "Eye not recorded"}
-LESION_NAMES = {
-    "MA": "Microaneurysms",
-    "HE": "Haemorrhages",
-    "EX": "Hard exudates",
-    "SE": "Cotton-wool spots",
-}
-FACT_LABELS = {
-    "hba1c": "HbA1c",
-    "fasting_glucose": "Fasting glucose",
-    "sbp": "Systolic BP",
-    "dbp": "Diastolic BP",
-    "heart_rate": "Heart rate",
-    "bmi": "BMI",
-    "height": "Height",
-    "weight": "Weight",
-    "total_cholesterol": "Total cholesterol",
-    "ldl": "LDL cholesterol",
-    "hdl": "HDL cholesterol",
-    "triglycerides": "Triglycerides",
-    "egfr": "eGFR",
-    "uacr": "Urine albumin/creatinine",
-    "alt": "ALT",
-    "ast": "AST",
-    "ggt": "GGT",
-    # Derived facts the advice rules cite (models.advice.variables).
-    "age": "Age",
-    "diabetes_duration_years": "Diabetes duration (years)",
-    "dr_grade_max": "Worse eye's DR grade (ICDR 0-4)",
-    "referable_any": "Referable DR in either eye",
-    "dme_any": "Macular edema in either eye",
-    "eyes_graded": "Eyes graded",
-    "eyes_ungradable": "Eyes ungradable",
-    "eye_exam_age_days": "Days since the last eye exam",
-}
-DIABETES_TEXT = {
-    "type1": "Type 1",
-    "type2": "Type 2",
-    "gestational": "Gestational",
-    "other": "Other type",
-    "unspecified": "Type not recorded",
-}
-DRUG_CLASS_TEXT = {
-    "sglt2i": "SGLT2 inhibitor",
-    "glp1ra": "GLP-1 receptor agonist",
-    "dpp4i": "DPP-4 inhibitor",
-    "tzd": "thiazolidinedione",
-    "alpha_glucosidase_inhibitor": "alpha-glucosidase inhibitor",
-    "pcsk9i": "PCSK9 inhibitor",
-    "acei": "ACE inhibitor",
-    "arb": "ARB",
-    "arni": "ARNI",
-    "ccb": "calcium-channel blocker",
-    "loop_diuretic": "loop diuretic",
-    "mra": "mineralocorticoid receptor antagonist",
-    "beta_blocker": "beta blocker",
-    "other": "other class",
-}
-UNIT_TEXT = {"mm[Hg]": "mmHg", "mL/min/{1.73_m2}": "mL/min/1.73 m²", "kg/m2": "kg/m²"}
 URGENCY_TEXT = {"urgent": "Urgent", "soon": "Soon", "routine": "Routine"}
 
 
@@ -246,62 +190,58 @@ def _condition(label: str, fact: ConditionFact | None, extra: str = "") -> FactR
 
 
 def fact_rows(facts: ClinicalFacts) -> list[FactRow]:
+    """The facts in clinical order: diabetes, conditions, lifestyle and what else the advice
+    reads, results (glycaemia, blood pressure, body size, lipids, kidney, liver), medications;
+    words, units and precision from models.clinical_facts_display."""
     rows: list[FactRow] = []
     if facts.diabetes is not None:
         d = facts.diabetes
-        dur = f", {d.duration_years:.0f} years" if d.duration_years is not None else ""
+        kind = display.diabetes_type_name(d.type)
+        dur = f", {display.duration_text(d.duration_years)}" if d.duration_years is not None else ""
+        value = f"{kind[0].upper()}{kind[1:]}{dur}" if d.present else "no (resolved or absent)"
         rows.append(
-            FactRow(
-                "Diabetes",
-                f"{DIABETES_TEXT.get(d.type.value, d.type.value)}{dur}",
-                _fmt_date(d.onset or d.date),
-                d.source,
-            )
+            FactRow(display.fact_label("diabetes"), value, _fmt_date(d.onset or d.date), d.source)
         )
-    for label, fact, extra in (
-        ("Hypertension", facts.hypertension, ""),
-        (
-            "Chronic kidney disease",
-            facts.ckd,
-            f" (stage {facts.ckd_stage})" if facts.ckd_stage else "",
-        ),
-        ("Cardiovascular disease", facts.ascvd, ""),
-        ("Heart failure", facts.heart_failure, ""),
-        ("Prior retinopathy", facts.prior_dr, ""),
-        ("Prior macular edema", facts.prior_dme, ""),
-        ("Pregnancy", facts.pregnancy, ""),
-    ):
-        row = _condition(label, fact, extra)
+    for name in display.CONDITIONS:
+        extra = f" (stage {facts.ckd_stage})" if name == "ckd" and facts.ckd_stage else ""
+        row = _condition(display.fact_label(name), getattr(facts, name), extra)
         if row is not None:
             rows.append(row)
-    if facts.smoking is not None:
-        rows.append(
-            FactRow(
-                "Smoking",
-                facts.smoking.status.value,
-                _fmt_date(facts.smoking.date),
-                facts.smoking.source,
-            )
-        )
-    # Clinical order (FACT_LABELS: glycaemia, blood pressure, weight, lipids, kidney, liver),
-    # then anything else as the record had it.
-    rank = {name: i for i, name in enumerate(FACT_LABELS)}
-    ordered = sorted(facts.measurements.items(), key=lambda kv: rank.get(kv[0], len(rank)))
-    for name, m in ordered:
-        unit = UNIT_TEXT.get(m.unit, m.unit)
-        value = f"{m.comparator or ''}{m.value:g} {unit}"
-        if m.original_unit and m.original_value is not None and m.original_unit != m.unit:
-            value += f" (sent as {m.original_value:g} {m.original_unit})"
-        rows.append(FactRow(FACT_LABELS.get(name, name), value, _fmt_date(m.date), m.source))
-    for med in facts.medications:
-        rows.append(
-            FactRow(
-                "Medication",
-                f"{med.name} ({DRUG_CLASS_TEXT.get(med.drug_class.value, med.drug_class.value)})",
-                _fmt_date(med.date),
-                med.source,
-            )
-        )
+    rows += _lifestyle_rows(facts)
+    for name, m in display.in_clinical_order(facts.measurements):
+        value = display.format_measurement(name, m)
+        sent = display.sent_as(m)
+        if sent:
+            value += f" ({sent})"
+        rows.append(_row(name, value, m))
+    rows += [_row("medication", display.medication_text(med), med) for med in facts.medications]
+    return rows
+
+
+def _row(name: str, text: str, fact: Provenanced) -> FactRow:
+    return FactRow(display.fact_label(name), text, _fmt_date(fact.date), fact.source)
+
+
+def _lifestyle_rows(facts: ClinicalFacts) -> list[FactRow]:
+    """Smoking, alcohol, frailty, hypoglycaemia, limited life expectancy, the last eye exam,
+    the BMI population: what the advice reads besides conditions and results, when the record
+    says it."""
+    rows: list[FactRow] = []
+    if (smoking := facts.smoking) is not None:
+        rows.append(_row("smoking", display.smoking_name(smoking.status), smoking))
+    if (alcohol := facts.alcohol) is not None:
+        rows.append(_row("alcohol", display.alcohol_text(alcohol), alcohol))
+    if (frailty := facts.frailty) is not None:
+        rows.append(_row("frailty", display.frailty_text(frailty), frailty))
+    if (hypo := facts.hypoglycaemia) is not None:
+        rows.append(_row("hypoglycaemia", display.hypoglycaemia_text(hypo), hypo))
+    life = _condition(display.fact_label("limited_life_expectancy"), facts.limited_life_expectancy)
+    if life is not None:
+        rows.append(life)
+    if (exam := facts.last_eye_exam) is not None:
+        rows.append(_row("last_eye_exam", display.eye_exam_text(exam), exam))
+    if (population := facts.population) is not None:
+        rows.append(_row("population", display.population_text(population), population))
     return rows
 
 
@@ -318,14 +258,15 @@ def _citations(item: AdviceItem) -> tuple[Citation, ...]:
 
 
 def _facts_used(item: AdviceItem) -> tuple[str, ...]:
+    """'HbA1c: 6.9 %, 2025-01-02 [Observation/1]': the rule's facts with the labels, words and
+    precision of the facts table (the rule engine cites '%g' numbers and enum values)."""
     out = []
     for f in item.facts_used:
-        unit = f" {UNIT_TEXT.get(f.unit, f.unit)}" if f.unit else ""
+        value = display.fact_value_text(f.name, f.value)
+        unit = f" {display.unit_text(f.unit)}" if f.unit else ""
         when = f", {f.date.isoformat()}" if f.date else ""
         src = f" [{f.source}]" if f.source else ""
-        out.append(
-            f"{FACT_LABELS.get(f.name, f.name.replace('_', ' '))}: {f.value}{unit}{when}{src}"
-        )
+        out.append(f"{display.fact_label(f.name)}: {value}{unit}{when}{src}")
     return tuple(out)
 
 

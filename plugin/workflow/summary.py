@@ -4,16 +4,25 @@ anything) and printed by the CLI and the demo. References and codes only: no nam
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from models.advice import AdviceDraft
 from models.advice.types import URGENCY_ORDER
 from models.clinical_facts import ClinicalFacts
-from models.grader.result import ICDR_LABELS, EyeGrading, PatientGrading
+from models.clinical_facts_display import summary_line
+from models.grader.result import ICDR_LABELS, LESION_KEYS, EyeGrading, PatientGrading
 from plugin.workflow.types import GradingOutcome, ImageProblem, RetrievedImages
 
 HEADLINE_ITEMS = 3
 HEADLINE_CHARS = 110
+LESION_NAMES = {
+    "MA": "Microaneurysms",
+    "HE": "Haemorrhages",
+    "EX": "Hard exudates",
+    "SE": "Cotton-wool spots",
+}
+"""Lesion keys (models.grader.result.LESION_KEYS) as a person names them."""
 
 
 def eye_summary(eye: EyeGrading) -> dict[str, Any]:
@@ -101,48 +110,18 @@ def screening_summary(
 
 # --- text, for the CLI and the demo -----------------------------------------------------------
 
-_DIABETES = {
-    "type1": "type 1 diabetes",
-    "type2": "type 2 diabetes",
-    "gestational": "gestational diabetes",
-    "other": "diabetes (other type)",
-    "unspecified": "diabetes",
-}
-
 
 def facts_line(facts: ClinicalFacts) -> str:
-    """One line: age/sex, diabetes and its duration, the key labs, medication classes."""
-    parts = []
-    who = " ".join(
-        p
-        for p in (
-            f"{facts.age_years} y" if facts.age_years is not None else None,
-            facts.sex.value if facts.sex.value != "unknown" else None,
-        )
-        if p
-    )
-    if who:
-        parts.append(who)
-    if facts.diabetes is not None and facts.diabetes.present:
-        dm = _DIABETES[facts.diabetes.type.value]
-        years = facts.diabetes.duration_years
-        parts.append(f"{dm} {years:.0f} y" if years is not None else dm)
-    for name, label, unit in (
-        ("hba1c", "HbA1c", "%"),
-        ("egfr", "eGFR", ""),
-        ("ldl", "LDL", "mmol/L"),
-        ("bmi", "BMI", ""),
-    ):
-        value = facts.value(name)
-        if value is not None:
-            parts.append(f"{label} {value:.1f}{(' ' + unit) if unit else ''}")
-    sbp, dbp = facts.value("sbp"), facts.value("dbp")
-    if sbp is not None and dbp is not None:
-        parts.append(f"BP {sbp:.0f}/{dbp:.0f}")
-    classes = sorted(c.value for c in facts.medication_classes)
-    if classes:
-        parts.append("meds: " + ", ".join(classes))
-    return "; ".join(parts) if parts else "no facts found"
+    """One line: age/sex, diabetes and its duration, the key results with units, drug classes
+    (the same words as the review page and the demo: models.clinical_facts_display)."""
+    return summary_line(facts)
+
+
+def lesion_names(keys: Iterable[str]) -> str:
+    """'hard exudates, haemorrhages': present lesions in words, in the grader's key order."""
+    order = {k: i for i, k in enumerate(LESION_KEYS)}
+    ordered = sorted(keys, key=lambda k: order.get(k, len(order)))
+    return ", ".join(LESION_NAMES[k].lower() if k in LESION_NAMES else k for k in ordered)
 
 
 def eye_line(eye: dict[str, Any]) -> str:
@@ -158,7 +137,7 @@ def eye_line(eye: dict[str, Any]) -> str:
     if "dme" in eye:
         parts.append(f"DME {'yes' if eye['dme'] else 'no'} (p={eye['dme_probability']:.2f})")
     if eye.get("lesions"):
-        parts.append("lesions " + ",".join(eye["lesions"]))
+        parts.append("lesions: " + lesion_names(eye["lesions"]))
     return "; ".join(parts) or "gradable"
 
 

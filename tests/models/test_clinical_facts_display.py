@@ -187,9 +187,22 @@ def test_the_other_facts_the_advice_reads() -> None:
 def test_fact_labels_cover_measurements_conditions_and_derived_values() -> None:
     assert display.fact_label("uacr") == "Albumin/creatinine ratio"
     assert display.fact_label("ckd") == "Chronic kidney disease"
-    assert display.fact_label("diabetes_duration_years") == "Diabetes duration (years)"
+    assert display.fact_label("diabetes_duration_years") == "Diabetes duration"
     assert display.fact_label("ckd", "zh") == "慢性肾脏病"
-    assert display.fact_label("hba1c_age_days") == "hba1c age days"  # no label: the name
+    assert display.fact_label("hba1c_age_days") == "Time since the HbA1c result"
+    assert display.fact_label("ldl_conflict", "zh") == "LDL-C同日结果不一致"
+    assert display.fact_label("on_sglt2i") == "On SGLT2 inhibitor"
+    assert display.fact_label("something_new") == "something new"  # no label: the name
+
+
+def test_values_the_advice_cites_read_like_the_facts_views() -> None:
+    assert display.fact_value_text("ldl", "2.71271") == "2.7"
+    assert display.fact_value_text("ldl", "high") == "high"  # not a number: as it came
+    assert display.fact_value_text("smoking", "current") == "current smoker"
+    assert display.fact_value_text("diabetes_type", "type2", "zh") == "2型"
+    assert display.fact_value_text("population", "mars") == "mars"
+    assert display.fact_value_text("referable_any", "no", "zh") == "否"
+    assert display.fact_value_text("ckd_stage", "3b") == "3b"
 
 
 def test_summary_line_reads_in_clinical_order_with_units() -> None:

@@ -1,6 +1,7 @@
 """What the demo prints, read as a clinician reads it: per eye the AI's words beside the
 dataset's label, a note when the grade and the referable output disagree, reasons for an
-ungradable eye, facts with units and drug classes in words, eye advice first."""
+ungradable eye, eye advice first. (The facts line is plugin.workflow.summary.facts_line, the
+`screen` command's too: tests/plugin/workflow/test_summary.py.)"""
 
 from __future__ import annotations
 
@@ -10,17 +11,9 @@ from typing import Any
 
 from models.advice import AdviceDraft
 from models.advice.types import AdviceItem, Engine, Lang, Section, Urgency
-from models.clinical_facts import (
-    ClinicalFacts,
-    DiabetesFact,
-    DiabetesType,
-    Measurement,
-    MedicationClass,
-    MedicationFact,
-)
 from models.grader.result import BinaryFinding, ImageGrading, ModelInfo, Quality
 from plugin.demo.photos import Photo
-from plugin.demo.report import advice_lines, eye_lines, facts_text
+from plugin.demo.report import advice_lines, eye_lines
 
 MODEL = ModelInfo(name="m", version="1")
 
@@ -76,27 +69,6 @@ def test_an_ungradable_eye_says_why_and_what_to_do() -> None:
     assert "ungradable (low image quality): retake the photograph" in ai
     assert "if it stays ungradable, refer" in ai
     assert dataset.endswith("[not graded]")
-
-
-def test_facts_read_with_units_and_drug_classes_in_words() -> None:
-    facts = ClinicalFacts(
-        patient_ref="Patient/1",
-        as_of=date(2025, 1, 1),
-        age_years=45,
-        diabetes=DiabetesFact(source="Condition/1", type=DiabetesType.TYPE2, duration_years=0.3),
-        measurements={
-            "egfr": Measurement(source="Observation/1", value=38.04, unit="mL/min/{1.73_m2}"),
-            "dbp": Measurement(source="Observation/2", value=84, unit="mm[Hg]"),
-        },
-        medications=(
-            MedicationFact(source="MedicationRequest/1", name="x", drug_class=MedicationClass.ACEI),
-        ),
-    )
-    text = facts_text(facts)
-    assert "type 2 diabetes for under a year" in text
-    assert "eGFR 38 mL/min/1.73 m²" in text
-    assert "diastolic BP 84 mmHg (systolic missing)" in text
-    assert text.endswith("on ACE inhibitor")
 
 
 def item(n: int, section: Section, urgency: Urgency) -> AdviceItem:

@@ -20,9 +20,14 @@ from models.clinical_facts import (
     ConditionFact,
     DiabetesFact,
     DiabetesType,
+    EyeExamFact,
+    FrailtyFact,
+    FrailtySeverity,
     Measurement,
     MedicationClass,
     MedicationFact,
+    SmokingFact,
+    SmokingStatus,
 )
 from models.grader.result import (
     BinaryFinding,
@@ -176,6 +181,62 @@ def test_facts_read_as_clinical_words() -> None:
         ckd_stage="4",
     )
     assert fact_rows(bare)[0].value == "yes (stage 4)"
+
+
+def test_facts_show_what_the_advice_reads_with_the_shared_words() -> None:
+    facts = ClinicalFacts(
+        patient_ref="Patient/1",
+        as_of=date(2025, 1, 3),
+        diabetes=DiabetesFact(source="Condition/9", type=DiabetesType.TYPE1, duration_years=0.4),
+        smoking=SmokingFact(source="Observation/s", status=SmokingStatus.CURRENT),
+        frailty=FrailtyFact(source="Observation/cfs", severity=FrailtySeverity.MODERATE, score=6),
+        last_eye_exam=EyeExamFact(
+            source="Procedure/e", date=date(2024, 3, 1), kind="Procedure", retinopathy=True
+        ),
+        measurements={
+            "ldl": Measurement(
+                source="Observation/3",
+                value=104.9 / 38.67,
+                unit="mmol/L",
+                original_value=104.9,
+                original_unit="mg/dL",
+            ),
+            "sbp": Measurement(source="Observation/4", value=147.6, unit="mm[Hg]"),
+        },
+    )
+    rows = {r.label: r for r in fact_rows(facts)}
+    assert rows["Diabetes"].value == "Type 1, under a year"
+    assert rows["Smoking"].value == "current smoker"
+    assert rows["Frailty"].value == "moderate, Clinical Frailty Scale 6"
+    assert rows["Last eye exam"].value == "Procedure, retinopathy"
+    assert rows["Last eye exam"].date == "2024-03-01"
+    assert rows["Systolic BP"].value == "148 mmHg"
+    assert rows["LDL cholesterol"].value == "2.7 mmol/L (sent as 104.9 mg/dL)"
+    labels = [r.label for r in fact_rows(facts)]
+    assert labels.index("Smoking") < labels.index("Systolic BP") < labels.index("LDL cholesterol")
+
+
+def test_facts_used_read_like_the_facts_table() -> None:
+    used = (
+        FactUsed(name="ldl", value="2.71271", unit="mmol/L", source="Observation/3"),
+        FactUsed(name="egfr", value="38.04", unit="mL/min/{1.73_m2}", source="Observation/5"),
+        FactUsed(name="diabetes_duration_years", value="11.2", unit="a"),
+        FactUsed(name="ckd_stage", value="3b"),
+        FactUsed(name="smoking", value="current", source="Observation/s"),
+        FactUsed(name="on_acei", value="yes", source="MedicationRequest/4"),
+        FactUsed(name="hba1c_age_days", value="400", unit="d"),
+    )
+    item = draft().items[0].model_copy(update={"facts_used": used})
+    (view,) = advice_items(draft().model_copy(update={"items": (item,)}), None)
+    assert view.facts == (
+        "LDL cholesterol: 2.7 mmol/L [Observation/3]",
+        "eGFR: 38 mL/min/1.73 m² [Observation/5]",
+        "Diabetes duration: 11.2 years",
+        "CKD stage: 3b",
+        "Smoking: current smoker [Observation/s]",
+        "On ACE inhibitor: yes [MedicationRequest/4]",
+        "Time since the HbA1c result: 400 days",
+    )
 
 
 def test_without_a_plan_the_draft_items_are_shown() -> None:
