@@ -123,15 +123,15 @@ def blood_pressure_text(facts: ClinicalFacts, lang: str = "en") -> str | None:
     if sbp is not None and dbp is not None:
         both = f"{value('sbp', sbp)}/{value('dbp', dbp)} mmHg"
         return f"血压 {both}" if zh else f"BP {both}"
-    if sbp is None and dbp is None:
+    if sbp is not None:
+        known, m, missing = "sbp", sbp, Words("diastolic", "舒张压")
+    elif dbp is not None:
+        known, m, missing = "dbp", dbp, Words("systolic", "收缩压")
+    else:
         return None
-    known, missing = ("sbp", "dbp") if sbp is not None else ("dbp", "sbp")
-    m = sbp if sbp is not None else dbp
-    assert m is not None
-    label, other = measurement_label(known, lang, short=True), measurement_label(missing, lang)
-    if zh:
-        return f"{label} {value(known, m)} mmHg（{other}未记录）"
-    return f"{label} {value(known, m)} mmHg ({other[0].lower() + other[1:]} not recorded)"
+    # The advice's own wording (models.advice.variables): "(systolic not recorded)".
+    shown = f"{measurement_label(known, lang, short=True)} {value(known, m)} mmHg"
+    return f"{shown}（{missing.zh}未记录）" if zh else f"{shown} ({missing.en} not recorded)"
 
 
 # --- labels and names ----------------------------------------------------------------------

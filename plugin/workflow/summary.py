@@ -111,10 +111,11 @@ def screening_summary(
 # --- text, for the CLI and the demo -----------------------------------------------------------
 
 
-def facts_line(facts: ClinicalFacts) -> str:
+def facts_line(facts: ClinicalFacts, lang: str = "en") -> str:
     """One line: age/sex, diabetes and its duration, the key results with units, drug classes
-    (the same words as the review page and the demo: models.clinical_facts_display)."""
-    return summary_line(facts)
+    (the same words as the review page and `deepdr-fhir facts`: models.clinical_facts_display);
+    "en" or "zh"."""
+    return summary_line(facts, lang)
 
 
 def lesion_names(keys: Iterable[str]) -> str:

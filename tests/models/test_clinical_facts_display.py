@@ -109,9 +109,7 @@ def test_blood_pressure_says_which_reading_is_missing() -> None:
     assert display.blood_pressure_text(both) == "BP 148/86 mmHg"
     assert display.blood_pressure_text(both, "zh") == "血压 148/86 mmHg"
     dbp_only = facts(measurements={"dbp": m(84, "mm[Hg]")})
-    assert (
-        display.blood_pressure_text(dbp_only) == "diastolic BP 84 mmHg (systolic BP not recorded)"
-    )
+    assert display.blood_pressure_text(dbp_only) == "diastolic BP 84 mmHg (systolic not recorded)"
     assert display.blood_pressure_text(dbp_only, "zh") == "舒张压 84 mmHg（收缩压未记录）"
     assert display.blood_pressure_text(facts()) is None
 

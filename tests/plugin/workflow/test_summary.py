@@ -51,7 +51,7 @@ def test_facts_line_reads_with_units_durations_and_drug_classes_in_words() -> No
     text = facts_line(record())
     assert text == (
         "45 years, female; type 2 diabetes for under a year; HbA1c 6.9 %; "
-        "diastolic BP 84 mmHg (systolic BP not recorded); eGFR 38 mL/min/1.73 m²; "
+        "diastolic BP 84 mmHg (systolic not recorded); eGFR 38 mL/min/1.73 m²; "
         "on ACE inhibitor"
     )
     # What `screen` used to print: codes, a bare eGFR, a duration of "0 y".
