@@ -4,6 +4,7 @@ health and metrics over HTTP, clean exit on SIGTERM; bad configuration exits 2."
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +19,9 @@ from prometheus_client.parser import text_string_to_metric_families
 pytestmark = pytest.mark.integration
 
 CLI = [sys.executable, "-m", "plugin.cli.main"]
+SHIPPED_METADATA = next(
+    (Path(__file__).parents[3] / "models" / "grader" / "bundles").glob("*/metadata.json")
+)
 SECRET_TOKEN = "eyJhbGciOiJSUzM4NCJ9.eyJzdWIiOiJzZXJ2ZS10ZXN0In0.c2VydmUtc2VjcmV0"
 
 
@@ -53,12 +57,18 @@ def wait_for_line(proc: subprocess.Popen[str], marker: str, timeout_s: float) ->
 
 def test_serve_runs_two_workers_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
+    bundle = tmp_path / "half-bundle"
+    bundle.mkdir()
+    shutil.copy(SHIPPED_METADATA, bundle / "metadata.json")
     env = clean_env(
         DEEPDR_STORE__URL=f"sqlite:///{tmp_path}/serve.sqlite3",
         DEEPDR_SERVER__PORT=str(port),
         DEEPDR_SERVER__WORKERS="2",
         DEEPDR_SERVER__THREADS="2",
         DEEPDR_SERVER__GRACEFUL_TIMEOUT_S="10",
+        # A bundle whose model file went missing after start-up checks: /readyz must say
+        # "not ready" and why (with the shipped bundle it would be ready).
+        DEEPDR_GRADER__BUNDLE=str(bundle),
     )
     proc = subprocess.Popen(
         [*CLI, "serve"],
@@ -85,8 +95,14 @@ def test_serve_runs_two_workers_and_stops_cleanly_on_sigterm(tmp_path: Path) -> 
                 )
                 assert missing.status_code == 404
             ready = client.get("/readyz")
-            assert ready.status_code == 503  # no model bundle in this configuration
-            assert ready.json()["checks"]["store"]["ok"] is True
+            assert ready.status_code == 503
+            checks = ready.json()["checks"]
+            assert checks["store"]["ok"] is True
+            assert checks["grader"] == {
+                **checks["grader"],
+                "ok": False,
+                "detail": "model bundle 'half-bundle' lacks model.onnx",
+            }
             text = client.get("/metrics").text
         counts = {
             tuple(sorted(s.labels.items())): s.value
