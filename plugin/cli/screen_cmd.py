@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(as_json(result, gateway.base_url))
     else:
-        print(as_text(result, gateway.base_url))
+        print(as_text(result, gateway.base_url, options.lang.value))
     return EXIT_OK
 
 
@@ -167,13 +167,14 @@ def as_json(result: ScreeningResult, fhir_server: str) -> dict[str, Any]:
     }
 
 
-def as_text(result: ScreeningResult, fhir_server: str) -> str:
+def as_text(result: ScreeningResult, fhir_server: str, lang: str = "en") -> str:
+    """The run in lines; the facts in the advice's language (`lang`), the rest in English."""
     summary = result.stored.summary
     images = summary["images"]
     lines = [
         f"Screening of {result.patient_ref} on {fhir_server}: {result.status}"
         f" (screening {result.screening_id[:12]}, run {result.stored.runs})",
-        f"Facts:    {facts_line(result.record.facts)}",
+        f"Facts:    {facts_line(result.record.facts, lang)}",
         f"Images:   {images['retrieved']} retrieved, {images['graded']} graded, "
         f"{images['cache_hits']} from cache, {images['problems']} with problems",
     ]

@@ -134,6 +134,13 @@ def test_against_the_real_server(
     assert "opaque-token-value" not in out + err
 
     code, out, err = run(
+        capsys, *server, "--patient", pid, "--no-grade", "--lang", "zh", *store_args
+    )
+    assert code == 0, err
+    facts = next(line for line in out.splitlines() if line.startswith("Facts:"))
+    assert "2型糖尿病" in facts and "type 2" not in facts  # the facts in the advice's language
+
+    code, out, err = run(
         capsys, *server, "--patient", patient, "--no-grade", "--json", "--lang", "zh", *store_args
     )
     assert code == 0, err
