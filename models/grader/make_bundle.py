@@ -34,7 +34,7 @@ from models.grader.bundle import (
     Thresholds,
     bundle_size,
 )
-from models.grader.config import REPO_ROOT, TrainConfig, default_data_dir
+from models.grader.config import RECIPES, REPO_ROOT, TrainConfig, default_data_dir
 from models.grader.data import EYEPACS, SRAHIM, Record, load_records
 from models.grader.evaluate import evaluate
 from models.grader.images import load_image
@@ -314,8 +314,19 @@ def _training_info(cfg: TrainConfig, run: Path) -> dict[str, Any]:
         "train_seconds": round(
             sum(h.get("seconds", 0) + h.get("eval_seconds", 0) for h in history)
         ),
-        "code": "models/grader/train.py, python -m models.grader.train --config " + cfg.name,
+        "code": "models/grader/train.py, " + train_command(cfg),
     }
+
+
+def train_command(cfg: TrainConfig) -> str:
+    """The command line that trains `cfg`: a recipe plus the overrides the CLI has."""
+    for key, recipe in RECIPES.items():
+        differs = {k for k in TrainConfig.model_fields if getattr(cfg, k) != getattr(recipe, k)}
+        if differs <= {"name", "epochs"}:
+            name = f" --name {cfg.name}" if "name" in differs else ""
+            epochs = f" --epochs {cfg.epochs}" if "epochs" in differs else ""
+            return f"python -m models.grader.train --config {key}{name}{epochs}"
+    return "python -m models.grader.train with the recipe in metadata.json (training.recipe)"
 
 
 def _licence() -> dict[str, str]:
