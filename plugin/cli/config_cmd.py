@@ -42,13 +42,15 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_or_fail(config_file: str | None) -> LoadedConfig:
-    """Loads the settings; on problems prints one line each to stderr and raises CliError."""
+def load_or_fail(config_file: str | None, *, check_files: bool = True) -> LoadedConfig:
+    """Loads the settings; on problems prints one line each to stderr and raises CliError.
+    `check_files=False` for commands that never open the files the settings name (keys,
+    bundle)."""
     try:
         loaded = load_settings(config_file)
     except ConfigError as exc:
         fail(exc.problems)
-    problems = check_referenced_files(loaded)
+    problems = check_referenced_files(loaded) if check_files else []
     if problems:
         fail(problems)
     return loaded

@@ -19,9 +19,8 @@ from datetime import timedelta
 from typing import Any
 
 from plugin.cli.common import EXIT_OK, CliError, print_json
-from plugin.cli.config_cmd import add_config_argument, fail
+from plugin.cli.config_cmd import add_config_argument, load_or_fail
 from plugin.config import Settings
-from plugin.config_loader import ConfigError, load_settings
 from plugin.store.database import StoreOptions, sqlite_path
 from plugin.store.dialect import Dialect
 from plugin.store.errors import MigrationError, StoreError, StoreUnavailable
@@ -60,14 +59,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     mig.set_defaults(func=run_migrate)
 
 
-def _settings(config_file: str | None) -> Settings:
-    """The configuration, validated; files it names (keys, bundle) are not needed here."""
-    try:
-        return load_settings(config_file).settings
-    except ConfigError as exc:
-        fail(exc.problems)
-
-
 @contextmanager
 def _opened(settings: Settings, *, must_exist: bool) -> Iterator[Store]:
     url = settings.store.url
@@ -90,7 +81,7 @@ def _latest_version(dialect: Dialect) -> int:
 
 
 def run_purge(args: argparse.Namespace) -> int:
-    settings = _settings(args.config)
+    settings = load_or_fail(args.config, check_files=False).settings
     with _opened(settings, must_exist=True) as store:
         try:
             version = schema_version(store.db)
@@ -147,7 +138,7 @@ def print_report(report: RetentionReport) -> None:
 
 
 def run_migrate(args: argparse.Namespace) -> int:
-    settings = _settings(args.config)
+    settings = load_or_fail(args.config, check_files=False).settings
     with _opened(settings, must_exist=False) as store:
         try:
             applied = migrate(store.db, clock=store.clock)
