@@ -40,22 +40,11 @@ from plugin.demo.photos import data_dir  # noqa: E402
 from plugin.demo.run import load_patient  # noqa: E402
 from plugin.fhir import HttpFhirGateway  # noqa: E402
 from plugin.local_servers.fhir_server import LocalFhirServer  # noqa: E402
-from plugin.smart_app.demo import DemoUi, serve_demo_ui  # noqa: E402
+from plugin.smart_app.demo import CHROMIUM, CHROMIUM_ARGS, DemoUi, serve_demo_ui  # noqa: E402
 from plugin.workflow.grader import load_grader, shipped_bundle  # noqa: E402
 
 IDRID = Path("fundus") / "idrid-seg54"
 SCENARIO = "type2-ckd"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1280, "height": 900}
 TIMEOUT_MS = 60_000
 # The edit shown in 03: what a clinician typically adds to a drafted item.

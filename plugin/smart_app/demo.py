@@ -33,6 +33,19 @@ from smart_launch import SessionCipher
 
 CLIENT_ID = "deepdr-fhir"
 APP_NAME = "DeepDR screening review"
+# Headless Debian Chromium for driving the demo UI (browser tests, docs screenshots): no
+# sandbox (root in CI), no GPU, and nothing that phones home (tests reach loopback only).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 WsgiApp = Any
 
 

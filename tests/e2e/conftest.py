@@ -23,19 +23,8 @@ sys.path.insert(0, str(Path(__file__).parent))  # the helpers beside this file
 from fixtures_data import create_patient  # noqa: E402
 from stub_grader import StubGrader  # noqa: E402
 
-from plugin.smart_app.demo import DemoUi, serve_demo_ui  # noqa: E402
+from plugin.smart_app.demo import CHROMIUM, CHROMIUM_ARGS, DemoUi, serve_demo_ui  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 30_000
 
 
