@@ -40,6 +40,17 @@ def postgres_dsn(postgres_server: LocalPostgres) -> Iterator[str]:
     postgres_server.drop_schema(schema)
 
 
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)],
+)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store URL for each backend: a fresh SQLite file, and a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/store.sqlite3"
+    dsn: str = request.getfixturevalue("postgres_dsn")
+    return dsn
+
+
 @pytest.fixture(scope="session")
 def tiny_grader_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny but complete grader bundle (64 px input, every output kind), hand-built with

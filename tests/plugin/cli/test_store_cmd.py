@@ -28,16 +28,6 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)],
-)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/store.sqlite3"
-    dsn: str = request.getfixturevalue("postgres_dsn")
-    return dsn
-
-
 def write_config(tmp_path: Path, store_url: str, retention: str = "") -> Path:
     config = tmp_path / "deepdr.toml"
     config.write_text(
