@@ -318,6 +318,18 @@ def grader() -> FakeGrader:
     return FakeGrader()
 
 
+def bmi(patient_ref: str, value: float) -> dict[str, Any]:
+    """A final BMI Observation (kg/m2) for the patient."""
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "39156-5"}]},
+        "subject": {"reference": patient_ref},
+        "effectiveDateTime": "2026-02-01",
+        "valueQuantity": {"value": value, "unit": "kg/m2", "code": "kg/m2"},
+    }
+
+
 class Kit:
     """The helpers above, for test modules (with --import-mode=importlib a test module
     cannot import its conftest): `kit.make_record(gw, ...)`, `kit.FakeGrader()`, ..."""
@@ -329,6 +341,7 @@ class Kit:
     make_record = staticmethod(make_record)
     media = staticmethod(media)
     png = staticmethod(png)
+    bmi = staticmethod(bmi)
 
 
 @pytest.fixture

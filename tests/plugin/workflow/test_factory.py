@@ -33,20 +33,9 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bmi(patient_ref: str, value: float) -> dict[str, Any]:
-    return {
-        "resourceType": "Observation",
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "39156-5"}]},
-        "subject": {"reference": patient_ref},
-        "effectiveDateTime": "2026-02-01",
-        "valueQuantity": {"value": value, "unit": "kg/m2", "code": "kg/m2"},
-    }
-
-
 def test_the_deployment_population_reaches_the_advice(kit: Any, gateway: Any, store: Store) -> None:
     rec = kit.make_record(gateway)
-    gateway.create(bmi(rec.patient_ref, 24.5))  # overweight by the Chinese cut-off (24) only
+    gateway.create(kit.bmi(rec.patient_ref, 24.5))  # overweight by the Chinese cut-off (24) only
     options = ScreeningOptions(grade=False, write=False)
     rule_ids = {}
     for population in (None, Population.CHINESE):

@@ -243,22 +243,11 @@ def test_write_referral_and_chinese_advice(
     assert plan["language"] == "zh" and plan["title"] == "糖尿病管理建议（AI草稿）"
 
 
-def bmi(patient_ref: str, value: float) -> dict[str, Any]:
-    return {
-        "resourceType": "Observation",
-        "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "39156-5"}]},
-        "subject": {"reference": patient_ref},
-        "effectiveDateTime": "2026-02-01",
-        "valueQuantity": {"value": value, "unit": "kg/m2", "code": "kg/m2"},
-    }
-
-
 def test_the_deployment_population_sets_the_bmi_cut_offs_when_the_record_is_silent(
     kit: Any, gateway: Any, store: Store
 ) -> None:
     rec = kit.make_record(gateway)
-    gateway.create(bmi(rec.patient_ref, 24.5))  # overweight by the Chinese cut-off (24) only
+    gateway.create(kit.bmi(rec.patient_ref, 24.5))  # overweight by the Chinese cut-off (24) only
     options = ScreeningOptions(grade=False, write=False)
     general = service(gateway, store).screen(rec.patient_ref, options).advice
     chinese = service(gateway, store, default_population=Population.CHINESE).screen(
